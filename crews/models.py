@@ -1,0 +1,1 @@
+"""Crews, members, shifts, positions and route plans arrive with the dispatch work."""

@@ -1,0 +1,21 @@
+from django.urls import path
+from rest_framework.authtoken.views import obtain_auth_token
+
+from incidents.api import views
+
+urlpatterns = [
+    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("categories/", views.CategoryListApi.as_view(), name="category-list"),
+    path("reports/", views.ReportCreateApi.as_view(), name="report-create"),
+    path("reports/mine/", views.ReportMineApi.as_view(), name="report-mine"),
+    path("track/<str:code>/", views.ReportTrackApi.as_view(), name="report-track"),
+    path("incidents/", views.IncidentListApi.as_view(), name="incident-list"),
+    path("incidents/nearby/", views.IncidentNearbyApi.as_view(), name="incident-nearby"),
+    path("incidents/<int:pk>/", views.IncidentDetailApi.as_view(), name="incident-detail"),
+    path("incidents/<int:pk>/transition/", views.IncidentTransitionApi.as_view(),
+         name="incident-transition"),
+    path("incidents/<int:pk>/notes/", views.IncidentNoteApi.as_view(), name="incident-note"),
+    path("incidents/<int:pk>/merge/", views.IncidentMergeApi.as_view(), name="incident-merge"),
+    path("incidents/<int:pk>/split/", views.IncidentSplitApi.as_view(), name="incident-split"),
+    path("incidents/<int:pk>/join/", views.IncidentJoinApi.as_view(), name="incident-join"),
+]

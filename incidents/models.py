@@ -1,0 +1,333 @@
+"""Departments, categories, reports, incidents, photos and their history."""
+
+import uuid
+
+from django.conf import settings
+from django.contrib.gis.db import models
+from django.contrib.postgres.fields import ArrayField
+from django.utils.translation import gettext_lazy as _
+
+from gis.models import District, ServiceArea, TranslatedNameMixin
+
+
+class Department(TranslatedNameMixin):
+    code = models.SlugField(unique=True)
+    email = models.EmailField(blank=True)
+    staff = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="departments",
+        help_text=_("Dispatchers and managers who work for this department."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("department")
+
+    def __str__(self) -> str:
+        return self.name_en
+
+
+class Category(TranslatedNameMixin):
+    """An Open311 service."""
+
+    code = models.SlugField(unique=True, help_text=_("The Open311 service_code."))
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="categories")
+    group = models.CharField(max_length=100, blank=True)
+    description_en = models.TextField(blank=True)
+    description_ar = models.TextField(blank=True)
+    description_fa = models.TextField(blank=True)
+    keywords = models.CharField(max_length=300, blank=True)
+    icon = models.CharField(max_length=40, blank=True)
+    sla_hours = models.PositiveIntegerField(default=72)
+    severity = models.PositiveSmallIntegerField(default=3, help_text=_("1 (minor) to 5 (danger)"))
+    cluster_radius_m = models.PositiveIntegerField(default=50)
+    cluster_window_hours = models.PositiveIntegerField(default=24 * 14)
+    service_minutes = models.PositiveIntegerField(default=30)
+    required_skills = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    photo_required_to_resolve = models.BooleanField(default=False)
+    is_winter = models.BooleanField(default=False)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        ordering = ["group", "code"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(severity__gte=1, severity__lte=5),
+                                   name="category_severity_1_to_5"),
+            models.CheckConstraint(condition=models.Q(cluster_radius_m__gte=1),
+                                   name="category_radius_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def description_in(self, language: str | None = None) -> str:
+        from django.utils import translation
+
+        language = (language or translation.get_language() or "en")[:2]
+        return getattr(self, f"description_{language}", "") or self.description_en
+
+
+class CategoryAttribute(models.Model):
+    """An Open311 service attribute: an extra question asked with a report."""
+
+    class Datatype(models.TextChoices):
+        STRING = "string", _("text (one line)")
+        TEXT = "text", _("text")
+        NUMBER = "number", _("number")
+        DATETIME = "datetime", _("date and time")
+        SINGLE = "singlevaluelist", _("one of a list")
+        MULTI = "multivaluelist", _("several of a list")
+
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="attributes")
+    code = models.SlugField()
+    datatype = models.CharField(max_length=20, choices=Datatype.choices)
+    required = models.BooleanField(default=False)
+    order = models.PositiveSmallIntegerField(default=0)
+    description_en = models.CharField(max_length=300)
+    description_ar = models.CharField(max_length=300, blank=True)
+    description_fa = models.CharField(max_length=300, blank=True)
+    # [{"key": "small", "name_en": "Small", "name_ar": "…", "name_fa": "…"}]
+    values = models.JSONField(default=list, blank=True)
+    min_value = models.FloatField(null=True, blank=True)
+    max_value = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["order", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["category", "code"], name="attribute_unique_code"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category.code}.{self.code}"
+
+    def description_in(self, language: str | None = None) -> str:
+        from django.utils import translation
+
+        language = (language or translation.get_language() or "en")[:2]
+        return getattr(self, f"description_{language}", "") or self.description_en
+
+    def value_keys(self) -> list[str]:
+        return [str(v["key"]) for v in self.values]
+
+
+class RoutingRule(models.Model):
+    """Category + district → department, overriding the category's own department."""
+
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="routing_rules")
+    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="routing_rules")
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["category", "district"], name="routing_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category.code} in {self.district.code} → {self.department.code}"
+
+
+class Status(models.TextChoices):
+    NEW = "new", _("new")
+    VERIFIED = "verified", _("verified")
+    ASSIGNED = "assigned", _("assigned")
+    EN_ROUTE = "en_route", _("en route")
+    ON_SITE = "on_site", _("on site")
+    RESOLVED = "resolved", _("resolved")
+    CLOSED = "closed", _("closed")
+    REJECTED = "rejected", _("rejected")
+    MERGED = "merged", _("merged")
+    REOPENED = "reopened", _("reopened")
+
+
+OPEN_STATUSES = (
+    Status.NEW, Status.VERIFIED, Status.ASSIGNED, Status.EN_ROUTE, Status.ON_SITE, Status.REOPENED,
+)
+# Incidents a new report may still join, or the re-cluster may merge: not yet with a crew.
+CLUSTERABLE_STATUSES = (Status.NEW, Status.VERIFIED, Status.REOPENED)
+
+
+class Channel(models.TextChoices):
+    WEB = "web", _("web")
+    APP = "app", _("app")
+    OPEN311 = "open311", _("Open311")
+    WHATSAPP = "whatsapp", _("WhatsApp")
+    SMS = "sms", _("SMS")
+    PHONE = "phone", _("phone call")
+    EMAIL = "email", _("email")
+    SOCIAL = "social", _("social media")
+    MEETING = "meeting", _("town-hall meeting")
+
+
+class IncidentQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(status__in=OPEN_STATUSES)
+
+    def in_area(self, area: ServiceArea):
+        return self.filter(location__intersects=area.boundary)
+
+
+class Incident(models.Model):
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="incidents")
+    area = models.ForeignKey(ServiceArea, on_delete=models.PROTECT, related_name="incidents")
+    district = models.ForeignKey(District, on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="incidents")
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="incidents")
+    location = models.PointField(geography=True, srid=4326)
+    line = models.LineStringField(srid=4326, null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
+    priority = models.FloatField(default=0)
+    severity = models.PositiveSmallIntegerField(default=3)
+    report_count = models.PositiveIntegerField(default=0)
+    merged_into = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="merged_children")
+    # Bumped on every change; phones send it back so a stale update is refused.
+    version = models.PositiveIntegerField(default=1)
+    first_reported_at = models.DateTimeField()
+    last_reported_at = models.DateTimeField()
+    sla_due_at = models.DateTimeField()
+    verified_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = IncidentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("incident")
+        indexes = [
+            models.Index(fields=["category", "status", "last_reported_at"],
+                         name="incident_cat_status_last"),
+            models.Index(fields=["status", "-priority"], name="incident_status_priority"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.category.code} ({self.status})"
+
+
+class ReportQuerySet(models.QuerySet):
+    def public(self):
+        return self.defer("reporter_name", "reporter_email", "reporter_phone", "user",
+                          "request_fingerprint", "idempotency_key", "client_ip")
+
+
+class Report(models.Model):
+    tracking_code = models.CharField(max_length=12, unique=True)
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="reports")
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="reports")
+    area = models.ForeignKey(ServiceArea, on_delete=models.PROTECT, related_name="reports")
+    district = models.ForeignKey(District, on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="reports")
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="reports")
+    location = models.PointField(geography=True, srid=4326)
+    address = models.CharField(max_length=300, blank=True)
+    description = models.TextField(blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.WEB)
+    language = models.CharField(max_length=5, default="en")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
+    # "Me too": this reporter joined an existing incident instead of describing a new one.
+    joined_existing = models.BooleanField(default=False)
+    # Private: never selected by public selectors or serializers.
+    reporter_name = models.CharField(max_length=200, blank=True)
+    reporter_email = models.EmailField(blank=True)
+    reporter_phone = models.CharField(max_length=20, blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                             blank=True, related_name="reports")
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                     null=True, blank=True, related_name="+",
+                                     help_text=_("The intake agent who entered it."))
+    api_client = models.ForeignKey("Open311Client", on_delete=models.SET_NULL, null=True,
+                                   blank=True, related_name="reports")
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    rejected_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ReportQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("report")
+        indexes = [
+            models.Index(fields=["created_at"], name="report_created"),
+            models.Index(fields=["category", "created_at"], name="report_cat_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.tracking_code
+
+
+def photo_path(instance: "Photo", filename: str) -> str:
+    return f"photos/{instance.report.tracking_code}/{uuid.uuid4().hex}.jpg"
+
+
+def thumb_path(instance: "Photo", filename: str) -> str:
+    return f"photos/{instance.report.tracking_code}/{uuid.uuid4().hex}.thumb.jpg"
+
+
+class Photo(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", _("waiting to be fetched")
+        READY = "ready", _("ready")
+        FAILED = "failed", _("could not be fetched")
+
+    report = models.ForeignKey(Report, on_delete=models.PROTECT, related_name="photos")
+    image = models.ImageField(upload_to=photo_path, blank=True)
+    thumbnail = models.ImageField(upload_to=thumb_path, blank=True)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    source_url = models.URLField(max_length=1000, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.READY)
+    error = models.CharField(max_length=300, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"photo {self.pk} of {self.report_id}"
+
+
+class IncidentUpdate(models.Model):
+    """One recorded change: a status transition or a note."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="updates")
+    from_status = models.CharField(max_length=20, choices=Status.choices, blank=True)
+    to_status = models.CharField(max_length=20, choices=Status.choices, blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                           blank=True, related_name="+")
+    note = models.TextField(blank=True)
+    public = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["incident", "created_at"], name="update_incident_time")]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id}: {self.from_status}→{self.to_status}"
+
+
+class Open311Client(models.Model):
+    """A third-party Open311 client and its API key, issued in the admin."""
+
+    name = models.CharField(max_length=200)
+    api_key = models.CharField(max_length=64, unique=True)
+    contact_email = models.EmailField(blank=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("Open311 client")
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,87 @@
+"""Reads. Public selectors never select reporter contact fields."""
+
+from datetime import datetime
+
+from django.contrib.gis.db.models.functions import GeometryDistance
+from django.contrib.gis.geos import Point
+from django.contrib.gis.measure import D
+from django.db.models import Prefetch, QuerySet
+
+from incidents.codes import tracking_code_normalize
+from incidents.models import (
+    OPEN_STATUSES,
+    Category,
+    Incident,
+    IncidentUpdate,
+    Photo,
+    Report,
+)
+
+PUBLIC_REPORT_FIELDS = (
+    "pk", "tracking_code", "token", "category", "incident", "area", "district", "department",
+    "location", "address", "description", "attributes", "channel", "language", "status",
+    "joined_existing", "rejected_reason", "created_at", "updated_at",
+)
+
+
+def category_list_active() -> QuerySet[Category]:
+    return (Category.objects.filter(active=True).select_related("department")
+            .prefetch_related("attributes").order_by("group", "code"))
+
+
+def category_get(code: str) -> Category | None:
+    return category_list_active().filter(code=code).first()
+
+
+def report_list_public() -> QuerySet[Report]:
+    ready_photos = Prefetch("photos", queryset=Photo.objects.filter(state=Photo.State.READY))
+    return (Report.objects.only(*PUBLIC_REPORT_FIELDS)
+            .select_related("category", "incident", "district", "department")
+            .prefetch_related(ready_photos))
+
+
+def report_get_by_tracking_code(code: str) -> Report | None:
+    return report_list_public().filter(tracking_code=tracking_code_normalize(code)).first()
+
+
+def report_get_by_token(token: str) -> Report | None:
+    try:
+        return report_list_public().filter(token=token).first()
+    except Exception:  # not a UUID
+        return None
+
+
+def incident_timeline_public(incident: Incident) -> QuerySet[IncidentUpdate]:
+    """Status changes and public notes; who made them stays internal."""
+    return IncidentUpdate.objects.filter(incident=incident, public=True).order_by("created_at",
+                                                                                  "pk")
+
+
+def incident_list(*, statuses: list[str] | None = None, category_codes: list[str] | None = None,
+                  district_codes: list[str] | None = None,
+                  department_ids: list[int] | None = None,
+                  created_from: datetime | None = None, created_to: datetime | None = None,
+                  ) -> QuerySet[Incident]:
+    queryset = Incident.objects.select_related("category", "district", "department")
+    if statuses:
+        queryset = queryset.filter(status__in=statuses)
+    if category_codes:
+        queryset = queryset.filter(category__code__in=category_codes)
+    if district_codes:
+        queryset = queryset.filter(district__code__in=district_codes)
+    if department_ids is not None:
+        queryset = queryset.filter(department_id__in=department_ids)
+    if created_from:
+        queryset = queryset.filter(first_reported_at__gte=created_from)
+    if created_to:
+        queryset = queryset.filter(first_reported_at__lte=created_to)
+    return queryset.order_by("-priority", "-pk")
+
+
+def incident_list_open_near(*, category: Category, point: Point,
+                            radius_m: float) -> QuerySet[Incident]:
+    return (Incident.objects.filter(category=category, status__in=OPEN_STATUSES,
+                                    location__dwithin=(point, D(m=radius_m)))
+            .select_related("category", "district")
+            .annotate(distance=GeometryDistance("location", point))
+            .order_by("distance"))

@@ -1,0 +1,104 @@
+"""Periodic re-clustering: open incidents of one category that grew together are merged.
+
+Intake attaches each report to the nearest incident within the category's radius, so two
+incidents can end up closer than that radius (their means drift as reports arrive, or two
+reports landed before a dispatcher split). ST_ClusterDBSCAN finds such groups in the area's
+metric projection; each group is merged into its incident with the most reports.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import connection
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from gis.models import ServiceArea
+from incidents.exceptions import DomainError
+from incidents.models import CLUSTERABLE_STATUSES, Category, Incident, Status
+from incidents.priority import priority_score
+from incidents.services.workflow import incident_merge
+
+logger = logging.getLogger(__name__)
+
+DBSCAN_SQL = """
+SELECT id, cid FROM (
+    SELECT i.id,
+           ST_ClusterDBSCAN(ST_Transform(i.location::geometry, %(srid)s),
+                            eps := %(eps)s, minpoints := 2) OVER () AS cid,
+           i.report_count, i.first_reported_at
+    FROM incidents_incident i
+    WHERE i.category_id = %(category)s AND i.area_id = %(area)s
+      AND i.status = ANY(%(statuses)s) AND i.last_reported_at >= %(since)s
+) t
+WHERE cid IS NOT NULL
+ORDER BY cid, report_count DESC, first_reported_at, id
+"""
+
+
+@dataclass(frozen=True)
+class ReclusterResult:
+    groups: int
+    merged: int
+
+
+def incident_groups_find(*, category: Category, area: ServiceArea) -> list[list[int]]:
+    """Groups of incident ids within the category's radius; the first id is the keeper."""
+    since = timezone.now() - timedelta(hours=category.cluster_window_hours)
+    with connection.cursor() as cursor:
+        cursor.execute(DBSCAN_SQL, {"srid": area.metric_srid, "eps": category.cluster_radius_m,
+                                    "category": category.pk, "area": area.pk,
+                                    "statuses": list(CLUSTERABLE_STATUSES), "since": since})
+        rows = cursor.fetchall()
+    groups: dict[int, list[int]] = {}
+    for incident_id, cid in rows:
+        groups.setdefault(cid, []).append(incident_id)
+    return [ids for ids in groups.values() if len(ids) > 1]
+
+
+def incidents_recluster() -> ReclusterResult:
+    groups_total = merged = 0
+    for area in ServiceArea.objects.all():
+        for category in Category.objects.filter(active=True):
+            for ids in incident_groups_find(category=category, area=area):
+                groups_total += 1
+                keeper = Incident(pk=ids[0])
+                for other in ids[1:]:
+                    try:
+                        incident_merge(source=Incident(pk=other), target=keeper, by=None,
+                                       note=_("Merged automatically: the same problem was "
+                                              "reported as #%(a)s and #%(b)s.")
+                                       % {"a": ids[0], "b": other})
+                        merged += 1
+                    except DomainError as exc:
+                        # Changed status since the scan (a dispatcher acted): skip it.
+                        logger.info("recluster skipped %s into %s: %s", other, ids[0], exc)
+    return ReclusterResult(groups=groups_total, merged=merged)
+
+
+def incidents_reprioritize(*, batch_size: int = 2000) -> int:
+    """Recompute priority of open incidents: age against the SLA grows with time."""
+    now = timezone.now()
+    changed = 0
+    queryset = (Incident.objects.open().select_related("category")
+                .only("pk", "severity", "report_count", "first_reported_at", "priority",
+                      "status", "category__sla_hours").order_by("pk"))
+    last_pk = 0
+    while True:
+        batch = list(queryset.filter(pk__gt=last_pk)[:batch_size])
+        if not batch:
+            break
+        last_pk = batch[-1].pk
+        dirty = []
+        for incident in batch:
+            score = priority_score(severity=incident.severity, report_count=incident.report_count,
+                                   first_reported_at=incident.first_reported_at,
+                                   sla_hours=incident.category.sla_hours, now=now,
+                                   reopened=incident.status == Status.REOPENED)
+            if score != incident.priority:
+                incident.priority = score
+                dirty.append(incident)
+        Incident.objects.bulk_update(dirty, ["priority"])
+        changed += len(dirty)
+    return changed

@@ -1,0 +1,234 @@
+"""The incident state machine, merge and split. Every status change goes through
+`incident_transition` or the merge/split services here, and each one is recorded."""
+
+from django.contrib.gis.geos import Point
+from django.db import connection, transaction
+from django.db.models import Count, Max, Min
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from incidents.events import event_publish_on_commit
+from incidents.exceptions import Conflict, InvalidTransition, ValidationFailed
+from incidents.models import OPEN_STATUSES, Incident, IncidentUpdate, Report, Status
+from incidents.priority import priority_score
+
+S = Status
+ALLOWED_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    S.NEW: (S.VERIFIED, S.REJECTED, S.MERGED),
+    S.VERIFIED: (S.ASSIGNED, S.REJECTED, S.MERGED),
+    S.ASSIGNED: (S.EN_ROUTE, S.ON_SITE, S.VERIFIED),
+    S.EN_ROUTE: (S.ON_SITE, S.ASSIGNED, S.VERIFIED),
+    # on_site → verified is "cannot fix": back to dispatch, e.g. other equipment needed.
+    S.ON_SITE: (S.RESOLVED, S.VERIFIED),
+    S.RESOLVED: (S.CLOSED, S.REOPENED),
+    S.CLOSED: (S.REOPENED,),
+    S.REOPENED: (S.VERIFIED, S.ASSIGNED, S.REJECTED, S.MERGED),
+    S.REJECTED: (S.VERIFIED,),
+    S.MERGED: (),
+}
+# Moves that must say why: the reporter and the next dispatcher need the reason.
+REASON_REQUIRED = {(S.NEW, S.REJECTED), (S.VERIFIED, S.REJECTED), (S.REOPENED, S.REJECTED),
+                   (S.ON_SITE, S.VERIFIED), (S.RESOLVED, S.REOPENED), (S.CLOSED, S.REOPENED)}
+
+
+def allowed_transitions(status: str) -> list[str]:
+    return [s for s in ALLOWED_TRANSITIONS.get(status, ()) if s != S.MERGED]
+
+
+def _lock(incident_id: int) -> Incident:
+    return Incident.objects.select_for_update().select_related("category").get(pk=incident_id)
+
+
+def _mirror_reports(incident: Incident) -> None:
+    Report.objects.filter(incident=incident).exclude(status=incident.status).update(
+        status=incident.status, updated_at=timezone.now())
+
+
+def _after_status_change(incident: Incident, update: IncidentUpdate) -> None:
+    """Side effects of a status change, all scheduled for after the commit."""
+    event_publish_on_commit(kind="incident.status", incident_id=incident.pk,
+                            status=incident.status, version=incident.version,
+                            lon=incident.location.x, lat=incident.location.y,
+                            category=incident.category.code, priority=incident.priority,
+                            update_id=update.pk)
+
+
+@transaction.atomic
+def incident_transition(*, incident: Incident, to: str, by=None, note: str = "",
+                        public: bool = True, expected_version: int | None = None) -> Incident:
+    """Move an incident to `to`, recording who, when, from, to and why.
+
+    Locks the incident row. Refuses moves not in ALLOWED_TRANSITIONS (InvalidTransition,
+    409), a stale `expected_version` (Conflict), and merges (use incident_merge).
+    """
+    if to not in S.values:
+        raise ValidationFailed({"to": [_("“%(to)s” is not a status.") % {"to": to}]})
+    current = _lock(incident.pk)
+    if expected_version is not None and expected_version != current.version:
+        raise Conflict(_("The incident changed since you loaded it (now version %(v)s, status "
+                         "“%(s)s”). Reload and try again.") % {"v": current.version,
+                                                               "s": current.status})
+    if to == S.MERGED:
+        raise InvalidTransition(current.status, to, allowed_transitions(current.status))
+    if to not in ALLOWED_TRANSITIONS[current.status]:
+        raise InvalidTransition(current.status, to, allowed_transitions(current.status))
+    note = (note or "").strip()
+    if (current.status, to) in REASON_REQUIRED and not note:
+        raise ValidationFailed({"note": [_("Say why: a reason is required to move from "
+                                           "“%(from)s” to “%(to)s”.")
+                                         % {"from": current.status, "to": to}]})
+    update = IncidentUpdate.objects.create(incident=current, from_status=current.status,
+                                           to_status=to, by=by, note=note, public=public)
+    now = timezone.now()
+    fields = ["status", "version", "updated_at"]
+    if to == S.VERIFIED and current.verified_at is None:
+        current.verified_at = now
+        fields.append("verified_at")
+    if to == S.RESOLVED:
+        current.resolved_at = now
+        fields.append("resolved_at")
+    if to == S.CLOSED:
+        current.closed_at = now
+        fields.append("closed_at")
+    if to == S.REOPENED:
+        current.resolved_at = None
+        current.closed_at = None
+        current.priority = priority_score(
+            severity=current.severity, report_count=current.report_count,
+            first_reported_at=current.first_reported_at, sla_hours=current.category.sla_hours,
+            now=now, reopened=True)
+        fields += ["resolved_at", "closed_at", "priority"]
+    if to == S.REJECTED:
+        Report.objects.filter(incident=current).update(rejected_reason=note)
+    current.status = to
+    current.version += 1
+    current.save(update_fields=fields)
+    _mirror_reports(current)
+    _after_status_change(current, update)
+    return current
+
+
+@transaction.atomic
+def incident_note_add(*, incident: Incident, by, note: str, public: bool) -> IncidentUpdate:
+    note = (note or "").strip()
+    if not note:
+        raise ValidationFailed({"note": [_("The note is empty.")]})
+    current = _lock(incident.pk)
+    current.version += 1
+    current.save(update_fields=["version", "updated_at"])
+    return IncidentUpdate.objects.create(incident=current, from_status="", to_status="", by=by,
+                                         note=note, public=public)
+
+
+def incident_refresh_from_reports(incident: Incident) -> Incident:
+    """Recompute location (mean of report points), counts and priority from the reports."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_Centroid(ST_Collect(location::geometry)) c "
+            "FROM incidents_report WHERE incident_id = %s) t",
+            [incident.pk],
+        )
+        lon, lat = cursor.fetchone()
+    stats = Report.objects.filter(incident=incident).aggregate(
+        n=Count("pk"), first=Min("created_at"), last=Max("created_at"))
+    incident.location = Point(lon, lat, srid=4326)
+    incident.report_count = stats["n"]
+    incident.first_reported_at = stats["first"]
+    incident.last_reported_at = stats["last"]
+    incident.priority = priority_score(
+        severity=incident.severity, report_count=stats["n"],
+        first_reported_at=stats["first"], sla_hours=incident.category.sla_hours,
+        now=timezone.now(), reopened=incident.status == S.REOPENED)
+    incident.version += 1
+    incident.save(update_fields=["location", "report_count", "first_reported_at",
+                                 "last_reported_at", "priority", "version", "updated_at"])
+    return incident
+
+
+@transaction.atomic
+def incident_merge(*, source: Incident, target: Incident, by=None, note: str = "") -> Incident:
+    """Move every report of `source` into `target`; `source` becomes `merged` for good.
+
+    Locks both rows in id order so two opposite merges cannot deadlock.
+    """
+    if source.pk == target.pk:
+        raise ValidationFailed({"target": [_("An incident cannot be merged into itself.")]})
+    first, second = sorted([source.pk, target.pk])
+    locked = {first: _lock(first), second: _lock(second)}
+    source, target = locked[source.pk], locked[target.pk]
+    for incident in (source, target):
+        if incident.status not in OPEN_STATUSES:
+            raise Conflict(_("Incident #%(id)s is %(status)s; only open incidents can be merged.")
+                           % {"id": incident.pk, "status": incident.status})
+    if source.category_id != target.category_id:
+        raise ValidationFailed({"target": [_("Only incidents of the same category can be "
+                                             "merged (#%(a)s is %(ca)s, #%(b)s is %(cb)s).")
+                                           % {"a": source.pk, "ca": source.category.code,
+                                              "b": target.pk, "cb": target.category.code}]})
+    now = timezone.now()
+    Report.objects.filter(incident=source).update(incident=target, status=target.status,
+                                                  updated_at=now)
+    text = note or _("Merged into #%(id)s") % {"id": target.pk}
+    update = IncidentUpdate.objects.create(incident=source, from_status=source.status,
+                                           to_status=S.MERGED, by=by, note=text, public=True)
+    source.status = S.MERGED
+    source.merged_into = target
+    source.report_count = 0
+    source.version += 1
+    source.save(update_fields=["status", "merged_into", "report_count", "version", "updated_at"])
+    IncidentUpdate.objects.create(incident=target, by=by, public=False,
+                                  note=_("Merged #%(id)s into this incident.") % {"id": source.pk})
+    incident_refresh_from_reports(target)
+    _after_status_change(source, update)
+    event_publish_on_commit(kind="incident.updated", incident_id=target.pk,
+                            status=target.status, lon=target.location.x,
+                            lat=target.location.y, category=target.category.code,
+                            report_count=target.report_count, priority=target.priority)
+    return target
+
+
+@transaction.atomic
+def incident_split(*, incident: Incident, report_ids: list[int], by=None,
+                   note: str = "") -> Incident:
+    """Move the given reports out into a new incident of the same category; return it."""
+    current = _lock(incident.pk)
+    if current.status not in OPEN_STATUSES:
+        raise Conflict(_("Incident #%(id)s is %(status)s; only open incidents can be split.")
+                       % {"id": current.pk, "status": current.status})
+    wanted = set(report_ids)
+    if not wanted:
+        raise ValidationFailed({"report_ids": [_("Choose at least one report to split off.")]})
+    mine = set(Report.objects.filter(incident=current).values_list("pk", flat=True))
+    stray = sorted(wanted - mine)
+    if stray:
+        raise ValidationFailed({"report_ids": [_("Reports %(ids)s are not in incident #%(id)s.")
+                                               % {"ids": ", ".join(map(str, stray)),
+                                                  "id": current.pk}]})
+    if wanted == mine:
+        raise ValidationFailed({"report_ids": [_("Leave at least one report in the incident; "
+                                                 "a split needs reports on both sides.")]})
+    now = timezone.now()
+    status = S.NEW if current.status == S.NEW else S.VERIFIED
+    first_report = Report.objects.filter(pk__in=wanted).order_by("created_at").first()
+    new = Incident.objects.create(
+        category=current.category, area=current.area, district=first_report.district,
+        department=first_report.department, location=first_report.location, status=status,
+        severity=current.severity, report_count=len(wanted),
+        first_reported_at=first_report.created_at, last_reported_at=now,
+        sla_due_at=current.sla_due_at, verified_at=now if status == S.VERIFIED else None,
+    )
+    Report.objects.filter(pk__in=wanted).update(incident=new, status=status, updated_at=now)
+    IncidentUpdate.objects.create(incident=new, from_status="", to_status=status, by=by,
+                                  public=True,
+                                  note=note or _("Split from #%(id)s") % {"id": current.pk})
+    IncidentUpdate.objects.create(incident=current, by=by, public=False,
+                                  note=_("Reports %(ids)s split off into #%(new)s.")
+                                  % {"ids": ", ".join(map(str, sorted(wanted))), "new": new.pk})
+    incident_refresh_from_reports(current)
+    incident_refresh_from_reports(new)
+    for changed in (current, new):
+        event_publish_on_commit(kind="incident.updated", incident_id=changed.pk,
+                                status=changed.status, lon=changed.location.x,
+                                lat=changed.location.y, category=changed.category.code,
+                                report_count=changed.report_count, priority=changed.priority)
+    return new

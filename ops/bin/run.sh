@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Serve the demo city: the ASGI server, a Celery worker and beat, stopped together on Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export RASAD_DEMO=${RASAD_DEMO:-true}
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-8000}
+mkdir -p var/run var/log
+
+.venv/bin/python manage.py load_demo
+.venv/bin/python manage.py collectstatic --noinput -v 0
+
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+.venv/bin/celery -A ops worker --loglevel=INFO --concurrency=2 >var/log/worker.log 2>&1 &
+pids+=($!)
+.venv/bin/celery -A ops beat --loglevel=INFO --schedule=var/run/celerybeat-schedule \
+  >var/log/beat.log 2>&1 &
+pids+=($!)
+
+cat <<TXT
+
+  Rasad is running at http://${HOST}:${PORT}/
+    API docs      http://${HOST}:${PORT}/api/docs/
+    Open311       http://${HOST}:${PORT}/open311/v2/discovery.json   (demo api_key: demo-open311-key)
+    Back office   http://${HOST}:${PORT}/admin/
+  Worker and beat logs: var/log/worker.log, var/log/beat.log. Stop with Ctrl-C.
+
+TXT
+.venv/bin/uvicorn ops.asgi:application --host "$HOST" --port "$PORT" --workers 1 \
+  --log-level warning &
+pids+=($!)
+wait "${pids[-1]}"

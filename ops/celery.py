@@ -1,0 +1,26 @@
+"""The Celery app and its beat schedule."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ops.settings.base")
+
+app = Celery("rasad")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    "incidents-recluster": {
+        "task": "incidents.tasks.incidents_recluster_task",
+        "schedule": float(os.environ.get("RASAD_RECLUSTER_EVERY_S", "300")),
+    },
+    "incidents-reprioritize": {
+        "task": "incidents.tasks.incidents_reprioritize_task",
+        "schedule": 600.0,
+    },
+    "photos-fetch-sweep": {
+        "task": "incidents.tasks.photo_fetch_sweep_task",
+        "schedule": 120.0,
+    },
+}

@@ -1,0 +1,24 @@
+"""Test settings: the real PostGIS and Redis, with what tests need changed."""
+
+import os
+
+os.environ.setdefault("RASAD_SUBMIT_RATE", "10000/minute")
+
+from ops.settings.base import *  # noqa: F403
+from ops.settings.base import BASE_DIR
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MEDIA_ROOT = BASE_DIR / "var" / "test-media"
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+        "KEY_PREFIX": "rasad-test",
+    }
+}

@@ -1,0 +1,109 @@
+"""Common fixtures. Everything runs against the real PostGIS and Redis."""
+
+import io
+
+import pytest
+from django.contrib.gis.geos import Point
+from django.core.cache import cache
+from PIL import Image
+from rest_framework.test import APIClient
+
+from fixtures.factories import (
+    CategoryFactory,
+    DepartmentFactory,
+    DistrictFactory,
+    ServiceAreaFactory,
+    UserFactory,
+    box,
+)
+from incidents.services import ReportInput, report_submit
+from ops.roles import Role
+
+# Known coordinates inside the test city (see fixtures.factories.CITY_BOUNDS).
+CENTRE = (24.9300, 60.1700)
+
+
+def offset(lon: float, lat: float, *, east_m: float = 0, north_m: float = 0) -> tuple:
+    """A point `east_m` / `north_m` metres away (good to a few cm at these distances)."""
+    import math
+
+    return (lon + east_m / (111_320 * math.cos(math.radians(lat))), lat + north_m / 111_320)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    cache.clear()
+
+
+@pytest.fixture
+def city():
+    return ServiceAreaFactory()
+
+
+@pytest.fixture
+def district(city):
+    return DistrictFactory(area=city, code="west", name_en="West", name_ar="الغرب",
+                           name_fa="غرب", boundary=box(24.92, 60.16, 24.94, 60.18))
+
+
+@pytest.fixture
+def district_east(city):
+    return DistrictFactory(area=city, code="east", name_en="East",
+                           boundary=box(24.94, 60.16, 24.96, 60.18))
+
+
+@pytest.fixture
+def department():
+    return DepartmentFactory(code="roads", name_en="Roads")
+
+
+@pytest.fixture
+def category(department):
+    return CategoryFactory(code="pothole", department=department, name_en="Pothole",
+                           name_ar="حفرة", name_fa="چاله", cluster_radius_m=30)
+
+
+@pytest.fixture
+def make_report(city, district, district_east):
+    def _make(category, lon=CENTRE[0], lat=CENTRE[1], **fields):
+        data = ReportInput(category_code=category.code, lon=lon, lat=lat, **fields)
+        return report_submit(data=data).report
+
+    return _make
+
+
+def user_with_role(role: str | None, username: str | None = None, **fields):
+    return UserFactory(username=username or f"{role or 'plain'}-user", role=role, **fields)
+
+
+@pytest.fixture
+def dispatcher(department):
+    user = user_with_role(Role.DISPATCHER, is_staff=True)
+    user.departments.add(department)
+    return user
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def dispatcher_client(dispatcher):
+    client = APIClient()
+    client.force_authenticate(dispatcher)
+    return client
+
+
+def jpeg_bytes(size=(64, 48), color=(200, 30, 30), exif=None) -> bytes:
+    out = io.BytesIO()
+    image = Image.new("RGB", size, color)
+    if exif is not None:
+        image.save(out, format="JPEG", exif=exif)
+    else:
+        image.save(out, format="JPEG")
+    return out.getvalue()
+
+
+def point(lon: float, lat: float) -> Point:
+    return Point(lon, lat, srid=4326)
