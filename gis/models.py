@@ -25,8 +25,9 @@ class TranslatedNameMixin(models.Model):
 class ServiceArea(TranslatedNameMixin):
     slug = models.SlugField(unique=True)
     boundary = models.MultiPolygonField(srid=4326)
-    # A metric projection for planar work (DBSCAN eps, buffers) in this city.
-    metric_srid = models.PositiveIntegerField(default=3857)
+    # A metric projection for planar work (DBSCAN eps, buffers) in this city; empty means the
+    # UTM zone of the area's centre. (Web Mercator would double distances at 60° N.)
+    metric_srid = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -35,6 +36,15 @@ class ServiceArea(TranslatedNameMixin):
 
     def __str__(self) -> str:
         return self.name_en
+
+    @property
+    def projection_srid(self) -> int:
+        from gis.geo import utm_srid_for
+
+        if self.metric_srid:
+            return self.metric_srid
+        centre = self.boundary.centroid
+        return utm_srid_for(centre.x, centre.y)
 
 
 class District(TranslatedNameMixin):
@@ -52,3 +62,71 @@ class District(TranslatedNameMixin):
 
     def __str__(self) -> str:
         return f"{self.name_en} ({self.area.slug})"
+
+
+class RoadNetwork(models.Model):
+    """One import of the road network. The latest row describes what the road tables hold;
+    its pk is the network's version (caches of the graph are keyed by it)."""
+
+    source_file = models.CharField(max_length=500)
+    bbox = models.CharField(max_length=100, blank=True)
+    ways = models.PositiveIntegerField()
+    edges = models.PositiveIntegerField()
+    vertices = models.PositiveIntegerField()
+    snappable_vertices = models.PositiveIntegerField()
+    seconds = models.FloatField()
+    imported_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("road network import")
+
+    def __str__(self) -> str:
+        return f"{self.source_file} ({self.edges} edges, {self.imported_at:%Y-%m-%d %H:%M})"
+
+
+class RoadVertex(models.Model):
+    """A road junction or way end of the imported network (pgRouting's vertex table).
+
+    Ids are assigned by the import (1..n) and are what `RoadEdge.source`/`target` hold.
+    `component` is the strongly connected component (pgRouting's id: its smallest vertex
+    id); `snappable` is false for vertices in small islands (a gated car park, a one-way
+    street cut by the import bbox) so that points snap where every other point is reachable.
+    """
+
+    id = models.BigIntegerField(primary_key=True)
+    osm_node_id = models.BigIntegerField()
+    geom = models.PointField(srid=4326)
+    component = models.BigIntegerField(null=True)
+    snappable = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = _("road vertex")
+
+    def __str__(self) -> str:
+        return f"vertex {self.pk} (node {self.osm_node_id})"
+
+
+class RoadEdge(models.Model):
+    """A stretch of road between two vertices, in pgRouting's edge-table conventions.
+
+    `cost` is seconds from source to target, `reverse_cost` seconds back, -1 where the road
+    is one-way (the geometry always runs source → target, in the drivable direction).
+    """
+
+    id = models.BigIntegerField(primary_key=True)
+    source = models.BigIntegerField()
+    target = models.BigIntegerField()
+    cost = models.FloatField()
+    reverse_cost = models.FloatField()
+    length_m = models.FloatField()
+    road_class = models.CharField(max_length=32)
+    maxspeed_kmh = models.FloatField()
+    name = models.CharField(max_length=255, blank=True)
+    osm_way_id = models.BigIntegerField()
+    geom = models.LineStringField(srid=4326)
+
+    class Meta:
+        verbose_name = _("road edge")
+
+    def __str__(self) -> str:
+        return f"edge {self.pk} ({self.road_class} {self.name})".strip()

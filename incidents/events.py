@@ -25,6 +25,6 @@ def _send(payload: dict) -> None:
         logger.warning("live event not published: %s", payload.get("kind"), exc_info=True)
 
 
-def event_publish_on_commit(*, kind: str, incident_id: int, **data) -> None:
-    payload = {"kind": kind, "incident_id": incident_id, **data}
+def event_publish_on_commit(*, kind: str, **data) -> None:
+    payload = {"kind": kind, **data}
     transaction.on_commit(lambda: _send(payload))

@@ -5,6 +5,8 @@ import uuid
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GistIndex
+from django.db.models.functions import Cast
 from django.utils.translation import gettext_lazy as _
 
 from gis.models import District, ServiceArea, TranslatedNameMixin
@@ -146,7 +148,8 @@ class Status(models.TextChoices):
 OPEN_STATUSES = (
     Status.NEW, Status.VERIFIED, Status.ASSIGNED, Status.EN_ROUTE, Status.ON_SITE, Status.REOPENED,
 )
-# Incidents a new report may still join, or the re-cluster may merge: not yet with a crew.
+# Incidents the periodic re-cluster may merge: not yet with a crew. (A new report joins any
+# open incident, a crew's included: the reporter then follows that crew's work.)
 CLUSTERABLE_STATUSES = (Status.NEW, Status.VERIFIED, Status.REOPENED)
 
 
@@ -203,6 +206,9 @@ class Incident(models.Model):
             models.Index(fields=["category", "status", "last_reported_at"],
                          name="incident_cat_status_last"),
             models.Index(fields=["status", "-priority"], name="incident_status_priority"),
+            # Map bboxes are planar lon/lat rectangles (see selectors.incident_list).
+            GistIndex(Cast("location", output_field=models.PointField(srid=4326)),
+                      name="incident_location_planar"),
         ]
 
     def __str__(self) -> str:
@@ -264,12 +270,18 @@ class Report(models.Model):
         return self.tracking_code
 
 
+def _photo_folder(instance: "Photo") -> str:
+    if instance.report_id:
+        return f"photos/{instance.report.tracking_code}"
+    return f"photos/incident-{instance.update.incident_id}"
+
+
 def photo_path(instance: "Photo", filename: str) -> str:
-    return f"photos/{instance.report.tracking_code}/{uuid.uuid4().hex}.jpg"
+    return f"{_photo_folder(instance)}/{uuid.uuid4().hex}.jpg"
 
 
 def thumb_path(instance: "Photo", filename: str) -> str:
-    return f"photos/{instance.report.tracking_code}/{uuid.uuid4().hex}.thumb.jpg"
+    return f"{_photo_folder(instance)}/{uuid.uuid4().hex}.thumb.jpg"
 
 
 class Photo(models.Model):
@@ -278,7 +290,16 @@ class Photo(models.Model):
         READY = "ready", _("ready")
         FAILED = "failed", _("could not be fetched")
 
-    report = models.ForeignKey(Report, on_delete=models.PROTECT, related_name="photos")
+    class Kind(models.TextChoices):
+        REPORT = "report", _("from the reporter")
+        BEFORE = "before", _("before the work")
+        AFTER = "after", _("after the work")
+
+    report = models.ForeignKey(Report, on_delete=models.PROTECT, related_name="photos",
+                               null=True, blank=True)
+    update = models.ForeignKey("IncidentUpdate", on_delete=models.PROTECT, null=True,
+                               blank=True, related_name="photos")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.REPORT)
     image = models.ImageField(upload_to=photo_path, blank=True)
     thumbnail = models.ImageField(upload_to=thumb_path, blank=True)
     width = models.PositiveIntegerField(default=0)
@@ -292,9 +313,14 @@ class Photo(models.Model):
 
     class Meta:
         ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(report__isnull=False)
+                                   | models.Q(update__isnull=False),
+                                   name="photo_belongs_somewhere"),
+        ]
 
     def __str__(self) -> str:
-        return f"photo {self.pk} of {self.report_id}"
+        return f"photo {self.pk} of {self.report_id or self.update_id}"
 
 
 class IncidentUpdate(models.Model):
@@ -331,3 +357,43 @@ class Open311Client(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Notification(models.Model):
+    """Outbox: one message to one reporter about one change, written in the same transaction
+    as the change and sent by a worker. Never deleted; `sent_at` says it went out."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("email")
+        SMS = "sms", _("SMS")
+        WHATSAPP = "whatsapp", _("WhatsApp")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("waiting to be sent")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed for good")
+
+    report = models.ForeignKey(Report, on_delete=models.PROTECT, related_name="notifications")
+    update = models.ForeignKey(IncidentUpdate, on_delete=models.PROTECT,
+                               related_name="notifications")
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    recipient = models.CharField(max_length=254)
+    language = models.CharField(max_length=5, default="en")
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_error = models.CharField(max_length=500, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["update", "report", "channel"],
+                                    name="notification_once_per_update_report_channel"),
+        ]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="notification_due")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to report {self.report_id} ({self.state})"

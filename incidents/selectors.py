@@ -2,10 +2,12 @@
 
 from datetime import datetime
 
+from django.contrib.gis.db.models import PointField
 from django.contrib.gis.db.models.functions import GeometryDistance
-from django.contrib.gis.geos import Point
+from django.contrib.gis.geos import Point, Polygon
 from django.contrib.gis.measure import D
 from django.db.models import Prefetch, QuerySet
+from django.db.models.functions import Cast
 
 from incidents.codes import tracking_code_normalize
 from incidents.models import (
@@ -61,8 +63,16 @@ def incident_list(*, statuses: list[str] | None = None, category_codes: list[str
                   district_codes: list[str] | None = None,
                   department_ids: list[int] | None = None,
                   created_from: datetime | None = None, created_to: datetime | None = None,
-                  ) -> QuerySet[Incident]:
+                  bbox: Polygon | None = None) -> QuerySet[Incident]:
+    """Incidents for the map and open data; `bbox` is a lon/lat rectangle (SRID 4326)."""
     queryset = Incident.objects.select_related("category", "district", "department")
+    if bbox is not None:
+        # A map's bbox is a lon/lat rectangle, so it is tested planar. On the geography column
+        # its edges would be great circles: a box wider than 180° would mean the other side of
+        # the world, and one with ±180° edges makes PostGIS raise "antipodal edge".
+        queryset = queryset.annotate(
+            location_planar=Cast("location", PointField(srid=4326))
+        ).filter(location_planar__intersects=bbox)
     if statuses:
         queryset = queryset.filter(status__in=statuses)
     if category_codes:

@@ -1,9 +1,6 @@
 """Celery entry points: thin callers of services, ids in, idempotent."""
 
-from datetime import timedelta
-
 from celery import shared_task
-from django.utils import timezone
 
 from incidents.services.media import MediaTemporarilyUnavailable
 
@@ -18,12 +15,10 @@ def photo_fetch_task(*, photo_id: int) -> str:
 
 @shared_task
 def photo_fetch_sweep_task() -> int:
-    """Re-queue photos still pending after a while: a lost message delays, never loses."""
-    from incidents.models import Photo
+    """Queue again the photos still pending after two minutes; bounded to 500 a run."""
+    from incidents.services.media import photos_fetch_stale
 
-    stale = timezone.now() - timedelta(minutes=2)
-    ids = list(Photo.objects.filter(state=Photo.State.PENDING, updated_at__lt=stale,
-                                    attempts__lt=5).values_list("pk", flat=True)[:500])
+    ids = photos_fetch_stale()
     for photo_id in ids:
         photo_fetch_task.delay(photo_id=photo_id)
     return len(ids)
@@ -42,3 +37,28 @@ def incidents_reprioritize_task() -> int:
     from incidents.services.clustering import incidents_reprioritize
 
     return incidents_reprioritize()
+
+
+@shared_task(acks_late=True)
+def notifications_send_task(*, update_id: int) -> dict:
+    from incidents.services.notify import notifications_send_for_update
+
+    return notifications_send_for_update(update_id=update_id)
+
+
+@shared_task(acks_late=True)
+def notification_send_task(*, notification_id: int) -> str:
+    from incidents.services.notify import notification_send
+
+    return notification_send(notification_id=notification_id)
+
+
+@shared_task
+def notifications_sweep_task() -> int:
+    """Send what is due and still pending: the safety net under the per-change task."""
+    from incidents.services.notify import notification_send, notifications_due_ids
+
+    ids = notifications_due_ids()
+    for notification_id in ids:
+        notification_send(notification_id=notification_id)
+    return len(ids)

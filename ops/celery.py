@@ -19,6 +19,14 @@ app.conf.beat_schedule = {
         "task": "incidents.tasks.incidents_reprioritize_task",
         "schedule": 600.0,
     },
+    "notifications-sweep": {
+        "task": "incidents.tasks.notifications_sweep_task",
+        "schedule": float(os.environ.get("RASAD_NOTIFY_SWEEP_S", "60")),
+    },
+    "positions-purge": {
+        "task": "crews.tasks.positions_purge_task",
+        "schedule": 3600.0,
+    },
     "photos-fetch-sweep": {
         "task": "incidents.tasks.photo_fetch_sweep_task",
         "schedule": 120.0,

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from ops.accounts import CitizenRegisterApi
 from ops.views import health
 
 urlpatterns = [
@@ -11,6 +12,7 @@ urlpatterns = [
     path("health/", health, name="health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/v1/auth/register/", CitizenRegisterApi.as_view(), name="citizen-register"),
     path("api/v1/", include("incidents.api.urls")),
     path("open311/v2/", include("incidents.api.open311_urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -1,10 +1,10 @@
 """Common fixtures. Everything runs against the real PostGIS and Redis."""
 
 import io
+import uuid
 
 import pytest
 from django.contrib.gis.geos import Point
-from django.core.cache import cache
 from PIL import Image
 from rest_framework.test import APIClient
 
@@ -31,8 +31,11 @@ def offset(lon: float, lat: float, *, east_m: float = 0, north_m: float = 0) -> 
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache():
-    cache.clear()
+def _own_cache_namespace(settings):
+    """Each test gets fresh throttle counters without flushing the Redis database that other
+    test processes share."""
+    settings.CACHES = {"default": {**settings.CACHES["default"],
+                                   "KEY_PREFIX": f"rasad-test-{uuid.uuid4().hex}"}}
 
 
 @pytest.fixture

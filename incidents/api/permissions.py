@@ -1,5 +1,6 @@
 """Who may do what. Roles are groups (ops.roles); dispatchers act within their departments."""
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 
 from incidents.models import Incident
@@ -7,14 +8,14 @@ from ops.roles import Role, user_has_role
 
 
 class IsDispatcher(BasePermission):
-    message = "Only dispatchers may do this."
+    message = _("Only dispatchers may do this.")
 
     def has_permission(self, request, view) -> bool:
         return user_has_role(request.user, Role.DISPATCHER)
 
 
 class IsStaffMember(BasePermission):
-    message = "Only city staff may do this."
+    message = _("Only city staff may do this.")
 
     def has_permission(self, request, view) -> bool:
         return user_has_role(request.user, *Role.STAFF)

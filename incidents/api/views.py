@@ -11,6 +11,7 @@ from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework_gis.pagination import GeoJsonPagination
@@ -41,6 +42,18 @@ from ops.roles import Role, user_has_role
 PUBLIC_CHANNELS = (Channel.WEB, Channel.APP)
 
 
+class SubmitRateThrottle(ScopedRateThrottle):
+    """ScopedRateThrottle that reads the rates when a request arrives.
+
+    DRF copies DEFAULT_THROTTLE_RATES into a class attribute at import, so a changed
+    REST_FRAMEWORK setting (override_settings, the pytest `settings` fixture) would be ignored.
+    """
+
+    @property
+    def THROTTLE_RATES(self) -> dict:
+        return api_settings.DEFAULT_THROTTLE_RATES
+
+
 def _client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR")
 
@@ -67,7 +80,7 @@ class ReportCreateApi(APIView):
 
     permission_classes = [AllowAny]
     parser_classes = [MultiPartParser, FormParser, JSONParser]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [SubmitRateThrottle]
     throttle_scope = "submit"
 
     class InputSerializer(serializers.Serializer):
@@ -184,7 +197,9 @@ class IncidentFilterInput(serializers.Serializer):
         if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
             raise serializers.ValidationError(
                 _("bbox must be min_lon,min_lat,max_lon,max_lat within -180..180 and -90..90."))
-        return Polygon.from_bbox((x0, y0, x1, y1))
+        bbox = Polygon.from_bbox((x0, y0, x1, y1))
+        bbox.srid = 4326
+        return bbox
 
     def validate_status(self, value: str) -> list[str]:
         statuses = [s for s in value.split(",") if s]
@@ -226,9 +241,8 @@ class IncidentListApi(APIView):
             category_codes=[c for c in f.get("category", "").split(",") if c] or None,
             district_codes=[d for d in f.get("district", "").split(",") if d] or None,
             department_ids=department_ids,
-            created_from=f.get("created_after"), created_to=f.get("created_before"))
-        if f.get("bbox") is not None:
-            queryset = queryset.filter(location__intersects=f["bbox"])
+            created_from=f.get("created_after"), created_to=f.get("created_before"),
+            bbox=f.get("bbox"))
         paginator = IncidentPagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(IncidentFeatureOutput(page, many=True).data)
@@ -311,13 +325,13 @@ class IncidentMergeApi(APIView):
                    summary="Merge this incident into another")
     def post(self, request, pk: int):
         source = get_object_or_404(Incident, pk=pk)
+        _require_dispatch(request, source)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         target = Incident.objects.filter(pk=serializer.validated_data["target"]).first()
         if target is None:
             raise ValidationFailed({"target": [_("Incident #%(id)s does not exist.")
                                                % {"id": serializer.validated_data["target"]}]})
-        _require_dispatch(request, source)
         _require_dispatch(request, target)
         target = incident_merge(source=source, target=target, by=request.user,
                                 note=serializer.validated_data.get("note", ""))
@@ -378,7 +392,7 @@ class IncidentJoinApi(APIView):
     """"Me too": attach the citizen to an open incident; they get its updates."""
 
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [SubmitRateThrottle]
     throttle_scope = "submit"
 
     class InputSerializer(serializers.Serializer):

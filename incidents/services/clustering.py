@@ -22,18 +22,27 @@ from incidents.services.workflow import incident_merge
 
 logger = logging.getLogger(__name__)
 
+# DBSCAN in the area's metric projection finds groups; each member's distance to its group's
+# keeper (most reports, then oldest) is measured on the spheroid, in metres.
 DBSCAN_SQL = """
-SELECT id, cid FROM (
-    SELECT i.id,
+WITH clustered AS (
+    SELECT i.id, i.location, i.report_count, i.first_reported_at,
            ST_ClusterDBSCAN(ST_Transform(i.location::geometry, %(srid)s),
-                            eps := %(eps)s, minpoints := 2) OVER () AS cid,
-           i.report_count, i.first_reported_at
+                            eps := %(eps)s, minpoints := 2) OVER () AS cid
     FROM incidents_incident i
     WHERE i.category_id = %(category)s AND i.area_id = %(area)s
       AND i.status = ANY(%(statuses)s) AND i.last_reported_at >= %(since)s
-) t
-WHERE cid IS NOT NULL
-ORDER BY cid, report_count DESC, first_reported_at, id
+), ranked AS (
+    SELECT id, cid, location,
+           first_value(location) OVER w AS keeper_location,
+           row_number() OVER w AS rank
+    FROM clustered
+    WHERE cid IS NOT NULL
+    WINDOW w AS (PARTITION BY cid ORDER BY report_count DESC, first_reported_at, id)
+)
+SELECT id, cid, ST_Distance(location, keeper_location) AS distance_m
+FROM ranked
+ORDER BY cid, rank
 """
 
 
@@ -44,16 +53,23 @@ class ReclusterResult:
 
 
 def incident_groups_find(*, category: Category, area: ServiceArea) -> list[list[int]]:
-    """Groups of incident ids within the category's radius; the first id is the keeper."""
+    """Groups of incident ids within the category's radius; the first id is the keeper.
+
+    DBSCAN chains (A near B near C puts A and C together however far apart they are), so a
+    group keeps only the incidents within the radius of its keeper: a row of potholes 25 m
+    apart along a road stays several incidents. Those left out are looked at on the next run.
+    """
+    radius_m = category.cluster_radius_m
     since = timezone.now() - timedelta(hours=category.cluster_window_hours)
     with connection.cursor() as cursor:
-        cursor.execute(DBSCAN_SQL, {"srid": area.metric_srid, "eps": category.cluster_radius_m,
+        cursor.execute(DBSCAN_SQL, {"srid": area.projection_srid, "eps": radius_m,
                                     "category": category.pk, "area": area.pk,
                                     "statuses": list(CLUSTERABLE_STATUSES), "since": since})
         rows = cursor.fetchall()
     groups: dict[int, list[int]] = {}
-    for incident_id, cid in rows:
-        groups.setdefault(cid, []).append(incident_id)
+    for incident_id, cid, distance_m in rows:
+        if distance_m <= radius_m:
+            groups.setdefault(cid, []).append(incident_id)
     return [ids for ids in groups.values() if len(ids) > 1]
 
 

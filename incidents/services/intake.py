@@ -152,8 +152,11 @@ def attributes_clean(category: Category, answers: dict, errors: dict) -> dict:
             ):
                 errors.setdefault(key, []).append(
                     _("“%(question)s” must be between %(low)s and %(high)s.")
-                    % {"question": attribute.description_in(), "low": attribute.min_value,
-                       "high": attribute.max_value}
+                    % {"question": attribute.description_in(),
+                       "low": f"{attribute.min_value:g}" if attribute.min_value is not None
+                       else "-∞",
+                       "high": f"{attribute.max_value:g}" if attribute.max_value is not None
+                       else "∞"}
                 )
                 continue
             clean[code] = number
@@ -321,10 +324,14 @@ def _incident_new(*, checked: _Checked, area, district, department, now: datetim
     return incident
 
 
-def _incident_join(*, incident_id: int, point: Point, now: datetime) -> Incident:
-    """Add one report to an incident: its location moves to the mean of its reports."""
-    incident = (Incident.objects.select_for_update().select_related("category")
+def _incident_join(*, incident_id: int, point: Point, now: datetime) -> Incident | None:
+    """Add one report to an incident: its location moves to the mean of its reports.
+
+    Locks the incident row; returns None when it is no longer open."""
+    incident = (Incident.objects.select_for_update(of=("self",)).select_related("category")
                 .get(pk=incident_id))
+    if incident.status not in OPEN_STATUSES:
+        return None
     n = incident.report_count
     incident.location = Point((incident.location.x * n + point.x) / (n + 1),
                               (incident.location.y * n + point.y) / (n + 1), srid=4326)
@@ -341,7 +348,28 @@ def _incident_join(*, incident_id: int, point: Point, now: datetime) -> Incident
     return incident
 
 
-def incident_find_to_join(*, category: Category, point: Point, now: datetime) -> int | None:
+def _incident_find_and_join(*, checked: _Checked, area, district, department,
+                            now: datetime) -> Incident:
+    """Join the nearest open incident, or start one. The cell locks serialise intake, but a
+    dispatcher may close or merge the found incident between the search and the row lock:
+    then the search runs again without it."""
+    category, point = checked.category, checked.point
+    passed_over: list[int] = []
+    for _attempt in range(3):
+        incident_id = incident_find_to_join(category=category, point=point, now=now,
+                                            exclude=passed_over)
+        if incident_id is None:
+            break
+        incident = _incident_join(incident_id=incident_id, point=point, now=now)
+        if incident is not None:
+            return incident
+        passed_over.append(incident_id)
+    return _incident_new(checked=checked, area=area, district=district,
+                         department=department, now=now)
+
+
+def incident_find_to_join(*, category: Category, point: Point, now: datetime,
+                          exclude: list[int] | None = None) -> int | None:
     """The nearest open incident of the category within its radius and time window (KNN)."""
     return (
         Incident.objects.filter(
@@ -350,6 +378,7 @@ def incident_find_to_join(*, category: Category, point: Point, now: datetime) ->
             last_reported_at__gte=now - timedelta(hours=category.cluster_window_hours),
             location__dwithin=(point, D(m=category.cluster_radius_m)),
         )
+        .exclude(pk__in=exclude or [])
         .order_by(GeometryDistance("location", point))
         .values_list("pk", flat=True)
         .first()
@@ -382,7 +411,12 @@ def report_submit(*, data: ReportInput, user=None, submitted_by=None, api_client
     """
     checked = report_validate(data)
     fingerprint = data.fingerprint()
-    scope = f"c{api_client.pk}" if api_client else (f"u{user.pk}" if user else "anon")
+    if api_client:
+        scope = f"c{api_client.pk}"
+    elif submitted_by:
+        scope = f"a{submitted_by.pk}"
+    else:
+        scope = f"u{user.pk}" if user else "anon"
     scoped_key = f"{scope}:{idempotency_key}" if idempotency_key else None
     point = checked.point
     area = area_for_point(point)
@@ -404,19 +438,15 @@ def report_submit(*, data: ReportInput, user=None, submitted_by=None, api_client
             now = timezone.now()
             category = checked.category
             if join is not None:
-                current = Incident.objects.select_for_update().get(pk=join.pk)
-                if current.status not in OPEN_STATUSES or current.category_id != category.pk:
-                    raise Conflict(_("This incident is no longer open; please file a new report."))
                 incident = _incident_join(incident_id=join.pk, point=point, now=now)
+                if incident is None or incident.category_id != category.pk:
+                    raise Conflict(_("This incident is no longer open; please file a new report."))
             else:
                 advisory_xact_lock(cell_lock_keys(namespace=category.pk, lon=point.x,
                                                   lat=point.y, radius_m=category.cluster_radius_m))
-                incident_id = incident_find_to_join(category=category, point=point, now=now)
-                if incident_id is None:
-                    incident = _incident_new(checked=checked, area=area, district=district,
-                                             department=department, now=now)
-                else:
-                    incident = _incident_join(incident_id=incident_id, point=point, now=now)
+                incident = _incident_find_and_join(checked=checked, area=area,
+                                                   district=district, department=department,
+                                                   now=now)
             report = _report_create(checked=checked, incident=incident, area=area,
                                     district=district, department=department, now=now,
                                     user=user, submitted_by=submitted_by, api_client=api_client,

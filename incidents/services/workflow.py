@@ -1,6 +1,8 @@
 """The incident state machine, merge and split. Every status change goes through
 `incident_transition` or the merge/split services here, and each one is recorded."""
 
+from datetime import timedelta
+
 from django.contrib.gis.geos import Point
 from django.db import connection, transaction
 from django.db.models import Count, Max, Min
@@ -9,7 +11,14 @@ from django.utils.translation import gettext as _
 
 from incidents.events import event_publish_on_commit
 from incidents.exceptions import Conflict, InvalidTransition, ValidationFailed
-from incidents.models import OPEN_STATUSES, Incident, IncidentUpdate, Report, Status
+from incidents.models import (
+    CLUSTERABLE_STATUSES,
+    OPEN_STATUSES,
+    Incident,
+    IncidentUpdate,
+    Report,
+    Status,
+)
 from incidents.priority import priority_score
 
 S = Status
@@ -36,7 +45,10 @@ def allowed_transitions(status: str) -> list[str]:
 
 
 def _lock(incident_id: int) -> Incident:
-    return Incident.objects.select_for_update().select_related("category").get(pk=incident_id)
+    # of=self: the joined category row must not be locked, or every change in a category
+    # would wait for every other.
+    return (Incident.objects.select_for_update(of=("self",)).select_related("category")
+            .get(pk=incident_id))
 
 
 def _mirror_reports(incident: Incident) -> None:
@@ -51,6 +63,9 @@ def _after_status_change(incident: Incident, update: IncidentUpdate) -> None:
                             lon=incident.location.x, lat=incident.location.y,
                             category=incident.category.code, priority=incident.priority,
                             update_id=update.pk)
+    from incidents.services.notify import notifications_queue_for_update
+
+    notifications_queue_for_update(incident=incident, update=update)
 
 
 @transaction.atomic
@@ -100,6 +115,9 @@ def incident_transition(*, incident: Incident, to: str, by=None, note: str = "",
         fields += ["resolved_at", "closed_at", "priority"]
     if to == S.REJECTED:
         Report.objects.filter(incident=current).update(rejected_reason=note)
+    elif current.status == S.REJECTED:
+        # No longer rejected: the reason stays in the timeline, not on the live reports.
+        Report.objects.filter(incident=current).update(rejected_reason="")
     current.status = to
     current.version += 1
     current.save(update_fields=fields)
@@ -135,13 +153,16 @@ def incident_refresh_from_reports(incident: Incident) -> Incident:
     incident.report_count = stats["n"]
     incident.first_reported_at = stats["first"]
     incident.last_reported_at = stats["last"]
+    # The SLA runs from the first report (as at intake), which a merge or split may change.
+    incident.sla_due_at = stats["first"] + timedelta(hours=incident.category.sla_hours)
     incident.priority = priority_score(
         severity=incident.severity, report_count=stats["n"],
         first_reported_at=stats["first"], sla_hours=incident.category.sla_hours,
         now=timezone.now(), reopened=incident.status == S.REOPENED)
     incident.version += 1
     incident.save(update_fields=["location", "report_count", "first_reported_at",
-                                 "last_reported_at", "priority", "version", "updated_at"])
+                                 "last_reported_at", "sla_due_at", "priority", "version",
+                                 "updated_at"])
     return incident
 
 
@@ -160,6 +181,10 @@ def incident_merge(*, source: Incident, target: Incident, by=None, note: str = "
         if incident.status not in OPEN_STATUSES:
             raise Conflict(_("Incident #%(id)s is %(status)s; only open incidents can be merged.")
                            % {"id": incident.pk, "status": incident.status})
+    if source.status not in CLUSTERABLE_STATUSES:
+        # A crew has it on a route: merging it away would leave the crew a dead stop.
+        raise Conflict(_("Incident #%(id)s is %(status)s, on a crew's route; merge the other "
+                         "incident into it instead.") % {"id": source.pk, "status": source.status})
     if source.category_id != target.category_id:
         raise ValidationFailed({"target": [_("Only incidents of the same category can be "
                                              "merged (#%(a)s is %(ca)s, #%(b)s is %(cb)s).")

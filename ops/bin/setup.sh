@@ -84,6 +84,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+mkdir -p var/static var/media var/log var/run
 log "migrating"
 .venv/bin/python manage.py migrate --noinput -v 0
 log "ready"

@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 .venv/bin/ruff check .
 # --create-db: a fresh test database each run, so a schema change never meets an old one.
-exec .venv/bin/pytest --create-db -p no:cacheprovider "$@"
+exec .venv/bin/pytest --create-db -n 2 "$@"

@@ -148,7 +148,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "ops.schema.AutoSchema",
     "EXCEPTION_HANDLER": "incidents.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "submit": os.environ.get("RASAD_SUBMIT_RATE", "60/minute"),
@@ -164,6 +164,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"IncidentStatusEnum": "incidents.models.Status.choices",
+                            "ChannelEnum": "incidents.models.Channel.choices"},
 }
 
 LOGIN_URL = "/admin/login/"
@@ -190,3 +192,13 @@ LOGGING = {
 # Debian 12 ships GDAL 3.6, which cannot block file/network access from spatial references.
 # Rasad never hands user input to GDAL: points arrive as numbers, areas only from staff files.
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
+
+# Messages to reporters. Email uses Django's email backend (console in development).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Rasad <no-reply@rasad.local>")
+RASAD_SMS_GATEWAY_URL = os.environ.get("RASAD_SMS_GATEWAY_URL", "")
+RASAD_WHATSAPP_GATEWAY_URL = os.environ.get("RASAD_WHATSAPP_GATEWAY_URL", "")
+RASAD_POSITION_RETENTION_DAYS = int(os.environ.get("RASAD_POSITION_RETENTION_DAYS", "30"))
+# Open311 media_url fetches never reach private or loopback addresses unless this is set
+# (tests serve photos from 127.0.0.1).
+RASAD_MEDIA_FETCH_ALLOW_PRIVATE = env_bool("RASAD_MEDIA_FETCH_ALLOW_PRIVATE", False)

@@ -22,3 +22,5 @@ CACHES = {
         "KEY_PREFIX": "rasad-test",
     }
 }
+# The broker in its own Redis database, purged at the start of a run (tests/conftest.py).
+CELERY_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")

@@ -1,0 +1,159 @@
+"""What the benchmarks share: their own database and Redis db, the demo city, sampling and
+printing. Nothing here touches the dev database `rasad` or the test databases."""
+
+import os
+import platform
+import random
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # scripts run as `python benchmarks/x.py`
+    sys.path.insert(0, str(REPO))
+
+# Each benchmark has a database of its own (intake and clustering can run side by side);
+# BENCH_DATABASE_URL overrides the whole URL for all of them.
+DATABASE_URL_TEMPLATE = "postgis://postgres:postgres@127.0.0.1:5432/{name}"
+_database = {"name": "rasad_bench"}
+# Redis db 15: throttle counters, live-map events and any task stay out of the dev db 0.
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+PROTECTED_DATABASES = {"rasad", "postgres", "template0", "template1"}
+
+# Tables the benchmarks empty before they start; CASCADE reaches anything pointing at them.
+DOMAIN_TABLES = ("incidents_photo", "incidents_report", "incidents_incidentupdate",
+                 "incidents_incident")
+
+
+def database_use(name: str) -> None:
+    """Pick this process's benchmark database (before database_ensure / django_start)."""
+    _database["name"] = name
+
+
+def database_url() -> str:
+    url = os.environ.get("BENCH_DATABASE_URL",
+                         DATABASE_URL_TEMPLATE.format(name=_database["name"]))
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    host = parts.hostname or ""
+    if name in PROTECTED_DATABASES or name.startswith("test"):
+        raise SystemExit(f"refusing to benchmark in the database {name!r}; use e.g. rasad_bench")
+    if host not in {"127.0.0.1", "localhost", "::1"}:
+        raise SystemExit(f"benchmarks run against 127.0.0.1 only, not {host!r}")
+    return url
+
+
+def bench_env() -> dict[str, str]:
+    """Environment for the benchmark's Django, in-process and in the servers it starts."""
+    redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": redis_url,
+        "RASAD_SUBMIT_RATE": os.environ.get("RASAD_SUBMIT_RATE", "1000000/minute"),
+        "DEBUG": "false",
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+
+
+def database_ensure() -> None:
+    """Create the benchmark database if missing, and migrate it with manage.py."""
+    import psycopg
+
+    parts = urlsplit(database_url())
+    name = parts.path.lstrip("/")
+    with psycopg.connect(host=parts.hostname, port=parts.port or 5432, user=parts.username,
+                         password=parts.password, dbname="postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            print(f"creating database {name}")
+            conn.execute(f'CREATE DATABASE "{name}"')
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+                   cwd=REPO, env=bench_env(), check=True)
+
+
+def django_start():
+    """Set up Django in this process on the benchmark settings; load the demo city.
+
+    Returns the demo ServiceArea."""
+    os.environ.update(bench_env())
+    import django
+
+    django.setup()
+    from fixtures.city import demo_city_load
+
+    return demo_city_load()
+
+
+def domain_tables_empty() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(DOMAIN_TABLES)} RESTART IDENTITY CASCADE")
+
+
+def points_in_area(area, count: int, rng: random.Random) -> list[tuple[float, float]]:
+    """Uniform random (lon, lat) points inside the area's boundary."""
+    prepared = area.boundary.prepared
+    x0, y0, x1, y1 = area.boundary.extent
+    from django.contrib.gis.geos import Point
+
+    points: list[tuple[float, float]] = []
+    while len(points) < count:
+        lon, lat = rng.uniform(x0, x1), rng.uniform(y0, y1)
+        if prepared.contains(Point(lon, lat, srid=4326)):
+            points.append((round(lon, 6), round(lat, 6)))
+    return points
+
+
+ATTRIBUTE_CHOICES = {
+    "pothole": {"size": ("small", "medium", "large")},
+    "road-damage": {"size": ("small", "medium", "large")},
+    "water-leak": {"flow": ("drip", "stream", "flood")},
+}
+
+
+def attributes_for(category_code: str, rng: random.Random) -> dict:
+    """Valid answers to the demo categories' required questions."""
+    return {code: rng.choice(values)
+            for code, values in ATTRIBUTE_CHOICES.get(category_code, {}).items()}
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Linear interpolation between closest ranks (p in 0..100)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * p / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def table_print(headers: list[str], rows: list[list]) -> None:
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for index, row in enumerate(cells):
+        print("  ".join(cell.rjust(width) if index and j else cell.ljust(width)
+                        for j, (cell, width) in enumerate(zip(row, widths, strict=True))))
+        if index == 0:
+            print("  ".join("-" * width for width in widths))
+
+
+def machine_describe() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT split_part(version(), ' ', 2), postgis_lib_version()")
+        pg, postgis = cursor.fetchone()
+        cursor.execute("SHOW shared_buffers")
+        (shared_buffers,) = cursor.fetchone()
+    import django
+
+    return (f"{os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}, "
+            f"Django {django.get_version()}, PostgreSQL {pg} (shared_buffers {shared_buffers}), "
+            f"PostGIS {postgis}")

@@ -1,0 +1,355 @@
+"""Intake throughput: POST /api/v1/reports/ against a bare one-row-INSERT DRF endpoint.
+
+Both endpoints are served by the same real server (uvicorn ops.asgi:application, as `make run`
+serves it, here with --workers 2) in the same run, hit by concurrent keep-alive clients
+(asyncio + httpx) with the same JSON bodies: a random point inside the demo area, a random
+demo category, valid attributes. Timed phases alternate between the endpoints so drift on
+the machine hits both alike. Prints a table; asserts nothing.
+
+    .venv/bin/python benchmarks/intake.py [--requests 2000] [--concurrency 16] [--workers 2]
+"""
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+
+from benchmarks.common import (
+    REPO,
+    attributes_for,
+    bench_env,
+    database_ensure,
+    database_use,
+    django_start,
+    domain_tables_empty,
+    machine_describe,
+    percentile,
+    points_in_area,
+    table_print,
+)
+
+RASAD_PATH = "/api/v1/reports/"
+BARE_PATH = "/bench/bare/"
+TARGET_RATIO = 0.5
+TARGET_P95_MS = 100.0
+
+
+@dataclass
+class Phase:
+    """Figures of one endpoint, summed over its timed phases."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    wall_s: float = 0.0
+    client_cpu_s: float = 0.0
+    machine_busy_s: float = 0.0
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    first_error: str = ""
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies) + self.errors
+
+    @property
+    def per_second(self) -> float:
+        return len(self.latencies) / self.wall_s if self.wall_s else 0.0
+
+
+class CpuMeter:
+    """CPU seconds used during a phase by the server (its process group), the PostgreSQL
+    backends of the benchmark database and Redis, read from /proc.
+
+    Sampled every 0.2 s: a backend that lives shorter than that (CONN_MAX_AGE=0 opens one
+    per request) is missed, so the PostgreSQL figure is then a lower bound."""
+
+    def __init__(self, *, server_pgid: int, database: str):
+        self.server_pgid = server_pgid
+        self.marker = f" {database} ".encode()
+        self.tick = os.sysconf("SC_CLK_TCK")
+        self.baseline: dict[tuple[str, int], float] = {}
+        self.latest: dict[tuple[str, int], float] = {}
+
+    def _read(self) -> dict[tuple[str, int], float]:
+        found = {}
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat") as stat:
+                    raw = stat.read()
+                comm = raw[raw.index("(") + 1:raw.rindex(")")]
+                fields = raw[raw.rindex(")") + 2:].split()
+                kind = None
+                if int(fields[2]) == self.server_pgid:
+                    kind = "server"
+                elif comm.startswith("postgres"):
+                    with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                        kind = "postgres" if self.marker in cmdline.read() + b" " else None
+                elif comm.startswith("redis-server"):
+                    kind = "redis"
+            except (OSError, ValueError):
+                continue
+            if kind:
+                found[(kind, int(entry.name))] = (int(fields[11]) + int(fields[12])) / self.tick
+        return found
+
+    def start(self) -> None:
+        self.baseline = self._read()
+        self.latest = dict(self.baseline)
+
+    def sample(self) -> None:
+        self.latest.update(self._read())
+
+    def used(self) -> dict[str, float]:
+        totals = {"server": 0.0, "postgres": 0.0, "redis": 0.0}
+        for key, seconds in self.latest.items():
+            totals[key[0]] += seconds - self.baseline.get(key, 0.0)
+        return totals
+
+
+def _cpu_busy_s() -> float:
+    """Seconds of CPU the whole machine spent busy (all cores), from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _bodies(area, categories: list[str], count: int, rng: random.Random) -> list[dict]:
+    bodies = []
+    for lon, lat in points_in_area(area, count, rng):
+        code = rng.choice(categories)
+        bodies.append({"category": code, "lon": lon, "lat": lat,
+                       "description": f"Benchmark report {rng.randrange(10**9)}",
+                       "attributes": attributes_for(code, rng), "channel": "web",
+                       "language": "en"})
+    return bodies
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_start(*, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen:
+    command = [sys.executable, "-m", "uvicorn", "ops.asgi:application", "--host", "127.0.0.1",
+               "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+               "--no-access-log"]
+    print("server:", " ".join(["uvicorn", *command[3:]]))
+    server = subprocess.Popen(command, cwd=REPO, env={**bench_env(), **env},
+                              start_new_session=True)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server exited with {server.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health/", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    server_stop(server)
+    raise SystemExit("the server did not become healthy within 90 s")
+
+
+def server_stop(server: subprocess.Popen) -> None:
+    if server.poll() is not None:
+        return
+    os.killpg(server.pid, signal.SIGTERM)  # the server and the workers it spawned
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+async def _phase(client: httpx.AsyncClient, path: str, bodies: list[dict], *, concurrency: int,
+                 into: Phase | None, idempotency: bool, meter: CpuMeter) -> None:
+    pending = iter(bodies)  # shared by the clients: one event loop, no race
+
+    async def one_client() -> None:
+        for body in pending:
+            headers = {"Idempotency-Key": uuid.uuid4().hex} if idempotency else {}
+            start = time.perf_counter()
+            try:
+                response = await client.post(path, json=body, headers=headers)
+                ok = response.status_code in (200, 201)
+                detail = f"{response.status_code} {response.text[:300]}"
+            except httpx.HTTPError as exc:
+                ok, detail = False, repr(exc)
+            elapsed = time.perf_counter() - start
+            if into is None:
+                continue
+            if ok:
+                into.latencies.append(elapsed)
+            else:
+                into.errors += 1
+                into.first_error = into.first_error or detail
+
+    async def sampler() -> None:
+        while True:
+            await asyncio.sleep(0.2)
+            meter.sample()
+
+    meter.start()
+    sampling = asyncio.create_task(sampler())
+    busy0, cpu0, wall0 = _cpu_busy_s(), time.process_time(), time.perf_counter()
+    await asyncio.gather(*(one_client() for _ in range(concurrency)))
+    wall, client_cpu, busy = (time.perf_counter() - wall0, time.process_time() - cpu0,
+                              _cpu_busy_s() - busy0)
+    sampling.cancel()
+    meter.sample()
+    if into is not None:
+        into.wall_s += wall
+        into.client_cpu_s += client_cpu
+        into.machine_busy_s += busy
+        for name, seconds in meter.used().items():
+            into.cpu_s[name] = into.cpu_s.get(name, 0.0) + seconds
+
+
+async def load(*, port: int, meter: CpuMeter, bodies: list[dict], warmup: int, requests: int, rounds: int,
+               concurrency: int, idempotency: bool) -> dict[str, Phase]:
+    results = {"rasad": Phase(), "bare": Phase()}
+    paths = {"rasad": RASAD_PATH, "bare": BARE_PATH}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
+                                 timeout=60) as client:
+        for name in ("bare", "rasad"):
+            await _phase(client, paths[name], bodies[:warmup], concurrency=concurrency,
+                         into=None, idempotency=idempotency, meter=meter)
+        timed = bodies[warmup:warmup + requests]
+        chunk = -(-requests // rounds)
+        for index in range(rounds):
+            part = timed[index * chunk:(index + 1) * chunk]
+            order = ("bare", "rasad") if index % 2 == 0 else ("rasad", "bare")
+            for name in order:
+                await _phase(client, paths[name], part, concurrency=concurrency,
+                             into=results[name], idempotency=idempotency,
+                             meter=meter)
+    return results
+
+
+def main(argv: list[str] | None = None) -> dict[str, Phase]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000, help="timed requests per endpoint")
+    parser.add_argument("--warmup", type=int, default=200, help="untimed requests per endpoint")
+    parser.add_argument("--concurrency", type=int, default=16, help="concurrent clients")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="timed phases per endpoint, alternating between the two")
+    parser.add_argument("--idempotency-keys", action="store_true",
+                        help="send a fresh Idempotency-Key with every Rasad report")
+    parser.add_argument("--keep-data", action="store_true",
+                        help="keep the reports and incidents already in the benchmark database")
+    parser.add_argument("--conn-max-age", type=int, default=0,
+                        help="the server's DB_CONN_MAX_AGE (0: Django's advice for ASGI; the "
+                             "app's default 60 leaks a connection per request under ASGI)")
+    parser.add_argument("--db-pool", action="store_true",
+                        help="serve with Django's psycopg connection pool (needs psycopg_pool)")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+
+    database_use("rasad_bench_intake")
+    database_ensure()
+    area = django_start()
+    from django.db import connection
+
+    from benchmarks.bare import PLAIN_TABLE_SQL
+    from incidents.models import Category, Incident, Report
+
+    if not args.keep_data:
+        domain_tables_empty()
+    with connection.cursor() as cursor:
+        cursor.execute(PLAIN_TABLE_SQL)
+        cursor.execute("TRUNCATE bench_plain RESTART IDENTITY")
+    reports_before = Report.objects.count()
+    rng = random.Random(args.seed)
+    categories = sorted(Category.objects.filter(active=True).values_list("code", flat=True))
+    bodies = _bodies(area, categories, args.warmup + args.requests, rng)
+    machine = machine_describe()
+    connection.close()
+
+    print(f"\n== Intake: POST {RASAD_PATH} vs bare insert {BARE_PATH} ==")
+    print(f"machine: {machine}")
+    port = _free_port()
+    server_env = {"DB_CONN_MAX_AGE": str(args.conn_max_age),
+                  "BENCH_DB_POOL": "true" if args.db_pool else "false"}
+    server = server_start(port=port, workers=args.workers, env=server_env)
+    try:
+        meter = CpuMeter(server_pgid=server.pid, database=connection.settings_dict["NAME"])
+        results = asyncio.run(load(port=port, meter=meter, bodies=bodies, warmup=args.warmup,
+                                   requests=args.requests, rounds=args.rounds,
+                                   concurrency=args.concurrency,
+                                   idempotency=args.idempotency_keys))
+    finally:
+        server_stop(server)
+
+    rasad, bare = results["rasad"], results["bare"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM bench_plain")
+        (plain_rows,) = cursor.fetchone()
+    reports_after = Report.objects.count()
+    print(f"load: {args.concurrency} concurrent keep-alive clients (asyncio + httpx, one "
+          f"process), {args.warmup} warm-up + {args.requests} timed requests per endpoint in "
+          f"{args.rounds} alternating phases; uvicorn --workers {args.workers} (ASGI); "
+          f"DB connections: {'psycopg pool' if args.db_pool else f'CONN_MAX_AGE={args.conn_max_age}'}; "
+          f"DEBUG off; submit throttle {bench_env()['RASAD_SUBMIT_RATE']}; Idempotency-Key "
+          f"{'sent' if args.idempotency_keys else 'not sent'}")
+    print(f"rows written: bench_plain {plain_rows}, reports {reports_after - reports_before} "
+          f"(incidents in table now {Incident.objects.count()})\n")
+    rows = []
+    for name, path in (("rasad", RASAD_PATH), ("bare", BARE_PATH)):
+        phase = results[name]
+        rows.append([f"{name} {path}", phase.requests, phase.errors,
+                     f"{phase.per_second:.1f}",
+                     f"{percentile(phase.latencies, 50) * 1000:.1f}",
+                     f"{percentile(phase.latencies, 95) * 1000:.1f}",
+                     f"{percentile(phase.latencies, 99) * 1000:.1f}"])
+    table_print(["endpoint", "requests", "errors", "reports/s", "p50 ms", "p95 ms", "p99 ms"],
+                rows)
+    print("\nCPU per request (ms, summed over cores):")
+    cpu_rows = []
+    for name in ("rasad", "bare"):
+        phase = results[name]
+        done = max(1, len(phase.latencies))
+        cpu_rows.append([name, *(f"{1000 * phase.cpu_s.get(k, 0.0) / done:.1f}"
+                                 for k in ("server", "postgres", "redis")),
+                         f"{1000 * phase.client_cpu_s / done:.1f}",
+                         f"{1000 * phase.machine_busy_s / done:.1f}"])
+    table_print(["endpoint", "uvicorn", "postgres", "redis", "client", "whole machine"],
+                cpu_rows)
+    cores = os.cpu_count() or 1
+    ours = sum(sum(p.cpu_s.values()) + p.client_cpu_s for p in results.values())
+    wall = sum(p.wall_s for p in results.values())
+    others = (sum(p.machine_busy_s for p in results.values()) - ours) / wall
+    print(f"other processes on the machine used {others:.2f} of {cores} cores during the "
+          f"timed phases (load average now {os.getloadavg()[0]:.1f})"
+          + ("; PostgreSQL is a lower bound: a backend per request is missed by sampling"
+             if not args.db_pool and args.conn_max_age == 0 else ""))
+    ratio = rasad.per_second / bare.per_second if bare.per_second else float("nan")
+    p95 = percentile(rasad.latencies, 95) * 1000
+    print(f"\nrasad/bare throughput: {ratio:.2f}   (target >= {TARGET_RATIO}: "
+          f"{'met' if ratio >= TARGET_RATIO else 'MISSED'})")
+    print(f"rasad p95: {p95:.1f} ms   (target < {TARGET_P95_MS:.0f} ms: "
+          f"{'met' if p95 < TARGET_P95_MS else 'MISSED'})")
+    for name, phase in results.items():
+        if phase.errors:
+            print(f"first {name} error: {phase.first_error}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

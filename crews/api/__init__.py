@@ -1,0 +1,1 @@
+"""Crews REST API: the route optimiser."""

@@ -1,0 +1,117 @@
+"""Back office: departments, categories and their questions, routing, Open311 clients.
+
+Reports and incidents are read-only here: their changes go through the services, which
+record every status change."""
+
+import secrets
+
+from django.contrib import admin, messages
+from django.contrib.gis import admin as gis_admin
+from django.utils.translation import gettext_lazy as _
+
+from incidents.models import (
+    Category,
+    CategoryAttribute,
+    Department,
+    Incident,
+    IncidentUpdate,
+    Open311Client,
+    Photo,
+    Report,
+    RoutingRule,
+)
+
+
+@admin.register(Department)
+class DepartmentAdmin(admin.ModelAdmin):
+    list_display = ["code", "name_en", "name_ar", "name_fa", "email"]
+    filter_horizontal = ["staff"]
+    search_fields = ["code", "name_en"]
+
+
+class CategoryAttributeInline(admin.StackedInline):
+    model = CategoryAttribute
+    extra = 0
+
+
+class RoutingRuleInline(admin.TabularInline):
+    model = RoutingRule
+    extra = 0
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["code", "name_en", "department", "group", "sla_hours", "severity",
+                    "cluster_radius_m", "active"]
+    list_filter = ["department", "group", "active", "is_winter"]
+    search_fields = ["code", "name_en", "name_ar", "name_fa"]
+    inlines = [CategoryAttributeInline, RoutingRuleInline]
+
+
+class ReadOnlyAdmin(gis_admin.GISModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class IncidentUpdateInline(admin.TabularInline):
+    model = IncidentUpdate
+    extra = 0
+    fields = ["created_at", "from_status", "to_status", "by", "public", "note"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Incident)
+class IncidentAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "category", "status", "priority", "report_count", "district",
+                    "first_reported_at"]
+    list_filter = ["status", "category", "district"]
+    inlines = [IncidentUpdateInline]
+
+
+class PhotoInline(admin.TabularInline):
+    model = Photo
+    extra = 0
+    fields = ["image", "thumbnail", "state", "source_url", "error"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Report)
+class ReportAdmin(ReadOnlyAdmin):
+    list_display = ["tracking_code", "category", "status", "channel", "language", "district",
+                    "created_at"]
+    list_filter = ["status", "channel", "language", "category"]
+    search_fields = ["tracking_code"]
+    inlines = [PhotoInline]
+
+
+@admin.register(Open311Client)
+class Open311ClientAdmin(admin.ModelAdmin):
+    list_display = ["name", "api_key", "contact_email", "active", "created_at"]
+    readonly_fields = ["api_key", "created_at"]
+    actions = ["rotate_key"]
+
+    def save_model(self, request, obj, form, change):
+        if not obj.api_key:
+            obj.api_key = secrets.token_urlsafe(24)
+            messages.info(request, _("The new API key is %(key)s") % {"key": obj.api_key})
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description=_("Issue a new API key"))
+    def rotate_key(self, request, queryset):
+        for client in queryset:
+            client.api_key = secrets.token_urlsafe(24)
+            client.save(update_fields=["api_key"])
