@@ -407,7 +407,9 @@ def roads_import(*, path: Path | str, bbox: BBox | None = None, node_index: str 
             _temp_tables_create(cursor)
             try:
                 edges = _edges_load(cursor, reader, vertex_ids)
+                logger.info("roads: %s edges loaded (%.1f s)", edges, time.monotonic() - started)
                 _components_compute(cursor)
+                logger.info("roads: components (%.1f s)", time.monotonic() - started)
                 network = _network_replace(cursor, record={
                     "source_file": str(path)[-500:],
                     "bbox": ",".join(f"{v:g}" for v in astuple(bbox)) if bbox else "",

@@ -14,6 +14,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/auth/register/", CitizenRegisterApi.as_view(), name="citizen-register"),
     path("api/v1/", include("incidents.api.urls")),
+    path("api/v1/", include("crews.api.field_urls")),
+    path("api/v1/", include("crews.api.urls")),
     path("open311/v2/", include("incidents.api.open311_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}),

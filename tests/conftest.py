@@ -4,6 +4,7 @@ import io
 import uuid
 
 import pytest
+from celery.contrib.testing.worker import start_worker
 from django.contrib.gis.geos import Point
 from PIL import Image
 from rest_framework.test import APIClient
@@ -17,6 +18,7 @@ from fixtures.factories import (
     box,
 )
 from incidents.services import ReportInput, report_submit
+from ops.celery import app as celery_app
 from ops.roles import Role
 
 # Known coordinates inside the test city (see fixtures.factories.CITY_BOUNDS).
@@ -110,3 +112,26 @@ def jpeg_bytes(size=(64, 48), color=(200, 30, 30), exif=None) -> bytes:
 
 def point(lon: float, lat: float) -> Point:
     return Point(lon, lat, srid=4326)
+
+
+@pytest.fixture
+def celery_queue():
+    """Route tasks sent during the test to a queue of their own, deleted afterwards.
+
+    Nothing reaches the shared `celery` queue, so no message outlives the test.
+    """
+    queue = f"rasad-test-{uuid.uuid4().hex[:12]}"
+    previous = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = queue
+    yield queue
+    celery_app.conf.task_default_queue = previous
+    with celery_app.connection_for_write() as connection:
+        connection.default_channel.queue_delete(queue)
+
+
+@pytest.fixture
+def celery_worker(celery_queue):
+    """A real worker thread consuming only the test's queue; stopped before the queue goes."""
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, queues=[celery_queue],
+                      shutdown_timeout=30) as worker:
+        yield worker

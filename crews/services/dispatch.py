@@ -27,7 +27,6 @@ from incidents.services import incident_transition
 logger = logging.getLogger(__name__)
 
 PLANNABLE = (Status.VERIFIED, Status.REOPENED, Status.ASSIGNED)
-URGENT_PRIORITY = 70.0
 
 
 @dataclass
@@ -143,7 +142,7 @@ def problem_build(*, vehicles: list[_Vehicle], incidents: list[Incident], t0: da
         jobs.append({"id": incident.pk, "location_index": len(points) - 1,
                      "service": incident.category.service_minutes * 60,
                      "delivery": [1], "skills": sorted(set(skills)),
-                     "priority": max(0, min(100, int(round(incident.priority))))})
+                     "priority": max(0, min(100, round(incident.priority)))})
     return {"vehicles": problem_vehicles, "jobs": jobs}, points
 
 
@@ -191,8 +190,8 @@ def dispatch_plan(*, crew_ids: list[int], incident_ids: list[int] | None = None,
     matrix = travel_matrix(points)
     timings["matrix"] = time.perf_counter() - mark
     problem["matrices"] = {"car": {
-        "durations": [[int(round(v)) for v in row] for row in matrix.durations_s],
-        "distances": [[int(round(v)) for v in row] for row in matrix.distances_m]}}
+        "durations": [[round(v) for v in row] for row in matrix.durations_s],
+        "distances": [[round(v) for v in row] for row in matrix.distances_m]}}
     mark = time.perf_counter()
     solution = optimize(problem, budget_s=budget_s)
     timings["solve"] = time.perf_counter() - mark

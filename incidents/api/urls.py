@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.authtoken.views import obtain_auth_token
 
-from incidents.api import views
+from incidents.api import feedback, views
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
@@ -9,6 +9,8 @@ urlpatterns = [
     path("reports/", views.ReportCreateApi.as_view(), name="report-create"),
     path("reports/mine/", views.ReportMineApi.as_view(), name="report-mine"),
     path("track/<str:code>/", views.ReportTrackApi.as_view(), name="report-track"),
+    path("track/<str:code>/confirm/", feedback.ReportConfirmApi.as_view(), name="report-confirm"),
+    path("track/<str:code>/reopen/", feedback.ReportReopenApi.as_view(), name="report-reopen"),
     path("incidents/", views.IncidentListApi.as_view(), name="incident-list"),
     path("incidents/nearby/", views.IncidentNearbyApi.as_view(), name="incident-nearby"),
     path("incidents/<int:pk>/", views.IncidentDetailApi.as_view(), name="incident-detail"),

@@ -1,6 +1,7 @@
 """The incident state machine, merge and split. Every status change goes through
 `incident_transition` or the merge/split services here, and each one is recorded."""
 
+import logging
 from datetime import timedelta
 
 from django.contrib.gis.geos import Point
@@ -21,6 +22,7 @@ from incidents.models import (
 )
 from incidents.priority import priority_score
 
+logger = logging.getLogger(__name__)
 S = Status
 ALLOWED_TRANSITIONS: dict[str, tuple[str, ...]] = {
     S.NEW: (S.VERIFIED, S.REJECTED, S.MERGED),
@@ -38,6 +40,19 @@ ALLOWED_TRANSITIONS: dict[str, tuple[str, ...]] = {
 # Moves that must say why: the reporter and the next dispatcher need the reason.
 REASON_REQUIRED = {(S.NEW, S.REJECTED), (S.VERIFIED, S.REJECTED), (S.REOPENED, S.REJECTED),
                    (S.ON_SITE, S.VERIFIED), (S.RESOLVED, S.REOPENED), (S.CLOSED, S.REOPENED)}
+
+
+# An incident this urgent, once verified, re-plans the crews on shift that could take it.
+URGENT_PRIORITY = 70.0
+
+
+def _send_task(name: str, **kwargs) -> None:
+    from celery import current_app
+
+    try:
+        current_app.send_task(name, kwargs=kwargs)
+    except Exception:
+        logger.warning("task %s not queued", name, exc_info=True)
 
 
 def allowed_transitions(status: str) -> list[str]:
@@ -66,6 +81,12 @@ def _after_status_change(incident: Incident, update: IncidentUpdate) -> None:
     from incidents.services.notify import notifications_queue_for_update
 
     notifications_queue_for_update(incident=incident, update=update)
+    if incident.status in (S.VERIFIED, S.REOPENED) and incident.priority >= URGENT_PRIORITY:
+        # Crews on shift are re-planned around urgent work (crews.tasks). By name: incidents
+        # does not import crews.
+        incident_id = incident.pk
+        transaction.on_commit(lambda: _send_task("crews.tasks.dispatch_urgent_task",
+                                                 incident_id=incident_id))
 
 
 @transaction.atomic

@@ -85,6 +85,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 
 mkdir -p var/static var/media var/log var/run
+if [ -d map_ui/locale ]; then
+  .venv/bin/python manage.py compilemessages --ignore=.venv -v 0
+fi
 log "migrating"
 .venv/bin/python manage.py migrate --noinput -v 0
 log "ready"

@@ -1,7 +1,7 @@
 import pytest
 
-from incidents.models import Incident, Report
-from tests.conftest import CENTRE, jpeg_bytes, offset
+from incidents.models import Report
+from tests.conftest import CENTRE
 
 pytestmark = pytest.mark.django_db
 

@@ -7,13 +7,11 @@ run a real Celery worker thread against the real Redis broker, on a queue of the
 import io
 import threading
 import time
-import uuid
 from collections import Counter
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.utils import timezone
 from PIL import Image
 
@@ -21,7 +19,6 @@ from incidents.models import Photo
 from incidents.services import ReportInput, photo_fetch, report_submit
 from incidents.services.media import MediaTemporarilyUnavailable
 from incidents.tasks import photo_fetch_sweep_task
-from ops.celery import app as celery_app
 from tests.conftest import CENTRE, jpeg_bytes
 
 JFIF_ONLY = {"jfif", "jfif_version", "jfif_unit", "jfif_density"}
@@ -96,27 +93,6 @@ def _settings(settings, tmp_path):
     settings.RASAD_MEDIA_FETCH_ALLOW_PRIVATE = True
 
 
-@pytest.fixture
-def celery_queue():
-    """Route tasks sent during the test to a queue of their own, deleted afterwards.
-
-    Nothing reaches the shared `celery` queue, so no message outlives the test.
-    """
-    queue = f"rasad-test-{uuid.uuid4().hex[:12]}"
-    previous = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue
-    yield queue
-    celery_app.conf.task_default_queue = previous
-    with celery_app.connection_for_write() as connection:
-        connection.default_channel.queue_delete(queue)
-
-
-@pytest.fixture
-def celery_worker(celery_queue):
-    """A real worker thread consuming only the test's queue; stopped before the queue goes."""
-    with start_worker(celery_app, pool="solo", perform_ping_check=False, queues=[celery_queue],
-                      shutdown_timeout=30) as worker:
-        yield worker
 
 
 def settled(photo_id: int) -> Photo:
