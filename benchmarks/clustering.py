@@ -19,6 +19,7 @@ then the merges). Prints tables; asserts nothing.
 import argparse
 import contextlib
 import importlib.util
+import os
 import random
 import sys
 import time
@@ -29,11 +30,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import (
+    CpuMeter,
     attributes_for,
     database_ensure,
     database_use,
     django_start,
     domain_tables_empty,
+    machine_busy_s,
     machine_describe,
     percentile,
     points_in_area,
@@ -162,12 +165,17 @@ def _explain(category, lon: float, lat: float) -> str:
 def level_measure(*, area, categories: list, samples: int, rng: random.Random,
                   explain: bool) -> dict:
     from django.contrib.gis.geos import Point
+    from django.db import connection
     from django.utils import timezone
 
     from incidents.services.intake import ReportInput, incident_find_to_join, report_submit
 
     points = _samples(area, categories, 2 * samples, rng)
     finds, attaches, submits = [], [], []
+    attach_joined: list[bool] = []
+    meter = CpuMeter(server_pgid=os.getpgid(0), database=connection.settings_dict["NAME"])
+    meter.start()
+    busy0, wall0 = machine_busy_s(), time.perf_counter()
     for category, lon, lat in points[:samples]:
         point = Point(lon, lat, srid=4326)
         started = time.perf_counter()
@@ -182,10 +190,18 @@ def level_measure(*, area, categories: list, samples: int, rng: random.Random,
             started = time.perf_counter()
             result = report_submit(data=data)
             submits.append(time.perf_counter() - started)
-            joined += result.report.incident.report_count > 1
+            joined_one = result.report.incident.report_count > 1
+            joined += joined_one
+            if len(attaches) > len(attach_joined):
+                attach_joined.append(joined_one)
+    meter.sample()
+    others = (machine_busy_s() - busy0 - sum(meter.used().values())) / (time.perf_counter()
+                                                                         - wall0)
     plan = _explain(*points[0]) if explain else ""
     return {"find": finds, "attach": attaches, "submit": submits,
-            "joined": joined / max(1, len(submits)), "plan": plan}
+            "attach_new": [t for t, j in zip(attaches, attach_joined, strict=False) if not j],
+            "attach_join": [t for t, j in zip(attaches, attach_joined, strict=False) if j],
+            "joined": joined / max(1, len(submits)), "plan": plan, "others": others}
 
 
 def recluster_measure() -> dict:
@@ -268,7 +284,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(f"  level {level:,}: {counts['reports']:,} reports, {counts['incidents']:,} "
               f"incidents ({counts['open']:,} open) after loading {max(0, missing):,} in "
               f"{load_s:.0f} s; find p95 {_ms(figures['find'], 95)} ms, attach p95 "
-              f"{_ms(figures['attach'], 95)} ms, submit p95 {_ms(figures['submit'], 95)} ms",
+              f"{_ms(figures['attach'], 95)} ms (creating an incident "
+              f"{_ms(figures['attach_new'], 95)}, joining one {_ms(figures['attach_join'], 95)}),"
+              f" submit p95 {_ms(figures['submit'], 95)} ms; "
+              f"other processes used {figures['others']:.2f} of {os.cpu_count()} cores meanwhile",
               flush=True)
         if figures["plan"]:
             print(figures["plan"], flush=True)

@@ -157,3 +157,63 @@ def machine_describe() -> str:
     return (f"{os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}, "
             f"Django {django.get_version()}, PostgreSQL {pg} (shared_buffers {shared_buffers}), "
             f"PostGIS {postgis}")
+
+
+class CpuMeter:
+    """CPU seconds used during a phase by the server (its process group), the PostgreSQL
+    backends of the benchmark database and Redis, read from /proc.
+
+    Sampled every 0.2 s: a backend that lives shorter than that (CONN_MAX_AGE=0 opens one
+    per request) is missed, so the PostgreSQL figure is then a lower bound."""
+
+    def __init__(self, *, server_pgid: int, database: str):
+        self.server_pgid = server_pgid
+        self.marker = f" {database} ".encode()
+        self.tick = os.sysconf("SC_CLK_TCK")
+        self.baseline: dict[tuple[str, int], float] = {}
+        self.latest: dict[tuple[str, int], float] = {}
+
+    def _read(self) -> dict[tuple[str, int], float]:
+        found = {}
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat") as stat:
+                    raw = stat.read()
+                comm = raw[raw.index("(") + 1:raw.rindex(")")]
+                fields = raw[raw.rindex(")") + 2:].split()
+                kind = None
+                if int(fields[2]) == self.server_pgid:
+                    kind = "server"
+                elif comm.startswith("postgres"):
+                    with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                        kind = "postgres" if self.marker in cmdline.read() + b" " else None
+                elif comm.startswith("redis-server"):
+                    kind = "redis"
+            except (OSError, ValueError):
+                continue
+            if kind:
+                found[(kind, int(entry.name))] = (int(fields[11]) + int(fields[12])) / self.tick
+        return found
+
+    def start(self) -> None:
+        self.baseline = self._read()
+        self.latest = dict(self.baseline)
+
+    def sample(self) -> None:
+        self.latest.update(self._read())
+
+    def used(self) -> dict[str, float]:
+        totals = {"server": 0.0, "postgres": 0.0, "redis": 0.0}
+        for key, seconds in self.latest.items():
+            totals[key[0]] += seconds - self.baseline.get(key, 0.0)
+        return totals
+
+
+def machine_busy_s() -> float:
+    """Seconds of CPU the whole machine spent busy (all cores), from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")

@@ -28,12 +28,14 @@ import httpx
 
 from benchmarks.common import (
     REPO,
+    CpuMeter,
     attributes_for,
     bench_env,
     database_ensure,
     database_use,
     django_start,
     domain_tables_empty,
+    machine_busy_s,
     machine_describe,
     percentile,
     points_in_area,
@@ -67,66 +69,6 @@ class Phase:
         return len(self.latencies) / self.wall_s if self.wall_s else 0.0
 
 
-class CpuMeter:
-    """CPU seconds used during a phase by the server (its process group), the PostgreSQL
-    backends of the benchmark database and Redis, read from /proc.
-
-    Sampled every 0.2 s: a backend that lives shorter than that (CONN_MAX_AGE=0 opens one
-    per request) is missed, so the PostgreSQL figure is then a lower bound."""
-
-    def __init__(self, *, server_pgid: int, database: str):
-        self.server_pgid = server_pgid
-        self.marker = f" {database} ".encode()
-        self.tick = os.sysconf("SC_CLK_TCK")
-        self.baseline: dict[tuple[str, int], float] = {}
-        self.latest: dict[tuple[str, int], float] = {}
-
-    def _read(self) -> dict[tuple[str, int], float]:
-        found = {}
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/stat") as stat:
-                    raw = stat.read()
-                comm = raw[raw.index("(") + 1:raw.rindex(")")]
-                fields = raw[raw.rindex(")") + 2:].split()
-                kind = None
-                if int(fields[2]) == self.server_pgid:
-                    kind = "server"
-                elif comm.startswith("postgres"):
-                    with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
-                        kind = "postgres" if self.marker in cmdline.read() + b" " else None
-                elif comm.startswith("redis-server"):
-                    kind = "redis"
-            except (OSError, ValueError):
-                continue
-            if kind:
-                found[(kind, int(entry.name))] = (int(fields[11]) + int(fields[12])) / self.tick
-        return found
-
-    def start(self) -> None:
-        self.baseline = self._read()
-        self.latest = dict(self.baseline)
-
-    def sample(self) -> None:
-        self.latest.update(self._read())
-
-    def used(self) -> dict[str, float]:
-        totals = {"server": 0.0, "postgres": 0.0, "redis": 0.0}
-        for key, seconds in self.latest.items():
-            totals[key[0]] += seconds - self.baseline.get(key, 0.0)
-        return totals
-
-
-def _cpu_busy_s() -> float:
-    """Seconds of CPU the whole machine spent busy (all cores), from /proc/stat."""
-    with open("/proc/stat") as stat:
-        fields = [int(v) for v in stat.readline().split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
 def _bodies(area, categories: list[str], count: int, rng: random.Random) -> list[dict]:
     bodies = []
     for lon, lat in points_in_area(area, count, rng):
@@ -144,24 +86,31 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def server_start(*, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen:
-    command = [sys.executable, "-m", "uvicorn", "ops.asgi:application", "--host", "127.0.0.1",
+SERVERS = {
+    "asgi": ["ops.asgi:application"],  # what `make run` serves
+    "wsgi": ["ops.wsgi:application", "--interface", "wsgi"],  # a thread pool, for comparison
+}
+
+
+def server_start(*, port: int, workers: int, env: dict[str, str],
+                 server: str = "asgi") -> subprocess.Popen:
+    command = [sys.executable, "-m", "uvicorn", *SERVERS[server], "--host", "127.0.0.1",
                "--port", str(port), "--workers", str(workers), "--log-level", "warning",
                "--no-access-log"]
     print("server:", " ".join(["uvicorn", *command[3:]]))
-    server = subprocess.Popen(command, cwd=REPO, env={**bench_env(), **env},
-                              start_new_session=True)
+    process = subprocess.Popen(command, cwd=REPO, env={**bench_env(), **env},
+                               start_new_session=True)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"the server exited with {server.returncode}")
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited with {process.returncode}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health/", timeout=2).status_code == 200:
-                return server
+                return process
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    server_stop(server)
+    server_stop(process)
     raise SystemExit("the server did not become healthy within 90 s")
 
 
@@ -206,10 +155,10 @@ async def _phase(client: httpx.AsyncClient, path: str, bodies: list[dict], *, co
 
     meter.start()
     sampling = asyncio.create_task(sampler())
-    busy0, cpu0, wall0 = _cpu_busy_s(), time.process_time(), time.perf_counter()
+    busy0, cpu0, wall0 = machine_busy_s(), time.process_time(), time.perf_counter()
     await asyncio.gather(*(one_client() for _ in range(concurrency)))
     wall, client_cpu, busy = (time.perf_counter() - wall0, time.process_time() - cpu0,
-                              _cpu_busy_s() - busy0)
+                              machine_busy_s() - busy0)
     sampling.cancel()
     meter.sample()
     if into is not None:
@@ -220,8 +169,8 @@ async def _phase(client: httpx.AsyncClient, path: str, bodies: list[dict], *, co
             into.cpu_s[name] = into.cpu_s.get(name, 0.0) + seconds
 
 
-async def load(*, port: int, meter: CpuMeter, bodies: list[dict], warmup: int, requests: int, rounds: int,
-               concurrency: int, idempotency: bool) -> dict[str, Phase]:
+async def load(*, port: int, meter: CpuMeter, bodies: list[dict], warmup: int, requests: int,
+               rounds: int,                concurrency: int, idempotency: bool) -> dict[str, Phase]:
     results = {"rasad": Phase(), "bare": Phase()}
     paths = {"rasad": RASAD_PATH, "bare": BARE_PATH}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -254,13 +203,21 @@ def main(argv: list[str] | None = None) -> dict[str, Phase]:
                         help="send a fresh Idempotency-Key with every Rasad report")
     parser.add_argument("--keep-data", action="store_true",
                         help="keep the reports and incidents already in the benchmark database")
-    parser.add_argument("--conn-max-age", type=int, default=0,
-                        help="the server's DB_CONN_MAX_AGE (0: Django's advice for ASGI; the "
-                             "app's default 60 leaks a connection per request under ASGI)")
+    parser.add_argument("--server", choices=sorted(SERVERS), default="asgi",
+                        help="asgi: uvicorn ops.asgi:application (as `make run`); wsgi: uvicorn "
+                             "--interface wsgi ops.wsgi:application (threads reused)")
+    parser.add_argument("--conn-max-age", type=int, default=None,
+                        help="the server's DB_CONN_MAX_AGE; default 0 for asgi (Django's "
+                             "advice: the app's 60 leaks a connection per request under ASGI), "
+                             "60 for wsgi")
     parser.add_argument("--db-pool", action="store_true",
                         help="serve with Django's psycopg connection pool (needs psycopg_pool)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
+    if args.conn_max_age is None:
+        args.conn_max_age = 0 if args.server == "asgi" and not args.db_pool else 60
+    if args.db_pool:
+        args.conn_max_age = 0
 
     database_use("rasad_bench_intake")
     database_ensure()
@@ -287,7 +244,7 @@ def main(argv: list[str] | None = None) -> dict[str, Phase]:
     port = _free_port()
     server_env = {"DB_CONN_MAX_AGE": str(args.conn_max_age),
                   "BENCH_DB_POOL": "true" if args.db_pool else "false"}
-    server = server_start(port=port, workers=args.workers, env=server_env)
+    server = server_start(port=port, workers=args.workers, env=server_env, server=args.server)
     try:
         meter = CpuMeter(server_pgid=server.pid, database=connection.settings_dict["NAME"])
         results = asyncio.run(load(port=port, meter=meter, bodies=bodies, warmup=args.warmup,
@@ -304,7 +261,8 @@ def main(argv: list[str] | None = None) -> dict[str, Phase]:
     reports_after = Report.objects.count()
     print(f"load: {args.concurrency} concurrent keep-alive clients (asyncio + httpx, one "
           f"process), {args.warmup} warm-up + {args.requests} timed requests per endpoint in "
-          f"{args.rounds} alternating phases; uvicorn --workers {args.workers} (ASGI); "
+          f"{args.rounds} alternating phases; uvicorn --workers {args.workers} "
+          f"({args.server.upper()}); "
           f"DB connections: {'psycopg pool' if args.db_pool else f'CONN_MAX_AGE={args.conn_max_age}'}; "
           f"DEBUG off; submit throttle {bench_env()['RASAD_SUBMIT_RATE']}; Idempotency-Key "
           f"{'sent' if args.idempotency_keys else 'not sent'}")
@@ -320,17 +278,20 @@ def main(argv: list[str] | None = None) -> dict[str, Phase]:
                      f"{percentile(phase.latencies, 99) * 1000:.1f}"])
     table_print(["endpoint", "requests", "errors", "reports/s", "p50 ms", "p95 ms", "p99 ms"],
                 rows)
+    lower_bound = not args.db_pool and args.conn_max_age == 0
     print("\nCPU per request (ms, summed over cores):")
     cpu_rows = []
     for name in ("rasad", "bare"):
         phase = results[name]
         done = max(1, len(phase.latencies))
-        cpu_rows.append([name, *(f"{1000 * phase.cpu_s.get(k, 0.0) / done:.1f}"
-                                 for k in ("server", "postgres", "redis")),
-                         f"{1000 * phase.client_cpu_s / done:.1f}",
-                         f"{1000 * phase.machine_busy_s / done:.1f}"])
-    table_print(["endpoint", "uvicorn", "postgres", "redis", "client", "whole machine"],
-                cpu_rows)
+        parts = [phase.cpu_s.get(k, 0.0) for k in ("server", "postgres", "redis")]
+        parts.append(phase.client_cpu_s)
+        cells = [f"{1000 * part / done:.1f}" for part in parts]
+        if lower_bound:
+            cells[1] = f">={cells[1]}"
+        cpu_rows.append([name, *cells, f"{'>=' if lower_bound else ''}"
+                                       f"{1000 * sum(parts) / done:.1f}"])
+    table_print(["endpoint", "uvicorn", "postgres", "redis", "client", "total"], cpu_rows)
     cores = os.cpu_count() or 1
     ours = sum(sum(p.cpu_s.values()) + p.client_cpu_s for p in results.values())
     wall = sum(p.wall_s for p in results.values())
@@ -338,7 +299,7 @@ def main(argv: list[str] | None = None) -> dict[str, Phase]:
     print(f"other processes on the machine used {others:.2f} of {cores} cores during the "
           f"timed phases (load average now {os.getloadavg()[0]:.1f})"
           + ("; PostgreSQL is a lower bound: a backend per request is missed by sampling"
-             if not args.db_pool and args.conn_max_age == 0 else ""))
+             if lower_bound else ""))
     ratio = rasad.per_second / bare.per_second if bare.per_second else float("nan")
     p95 = percentile(rasad.latencies, 95) * 1000
     print(f"\nrasad/bare throughput: {ratio:.2f}   (target >= {TARGET_RATIO}: "

@@ -45,6 +45,7 @@ class Crew(models.Model):
 
     class Meta:
         verbose_name = _("crew")
+        verbose_name_plural = _("crews")
 
     def __str__(self) -> str:
         return self.name

@@ -33,6 +33,7 @@ class ServiceArea(TranslatedNameMixin):
 
     class Meta:
         verbose_name = _("service area")
+        verbose_name_plural = _("service areas")
 
     def __str__(self) -> str:
         return self.name_en
@@ -56,6 +57,7 @@ class District(TranslatedNameMixin):
 
     class Meta:
         verbose_name = _("district")
+        verbose_name_plural = _("districts")
         constraints = [
             models.UniqueConstraint(fields=["area", "code"], name="district_unique_code_per_area"),
         ]

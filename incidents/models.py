@@ -24,6 +24,7 @@ class Department(TranslatedNameMixin):
 
     class Meta:
         verbose_name = _("department")
+        verbose_name_plural = _("departments")
 
     def __str__(self) -> str:
         return self.name_en
@@ -202,6 +203,7 @@ class Incident(models.Model):
 
     class Meta:
         verbose_name = _("incident")
+        verbose_name_plural = _("incidents")
         indexes = [
             models.Index(fields=["category", "status", "last_reported_at"],
                          name="incident_cat_status_last"),
@@ -261,6 +263,7 @@ class Report(models.Model):
 
     class Meta:
         verbose_name = _("report")
+        verbose_name_plural = _("reports")
         indexes = [
             models.Index(fields=["created_at"], name="report_created"),
             models.Index(fields=["category", "created_at"], name="report_cat_created"),
@@ -354,6 +357,7 @@ class Open311Client(models.Model):
 
     class Meta:
         verbose_name = _("Open311 client")
+        verbose_name_plural = _("Open311 clients")
 
     def __str__(self) -> str:
         return self.name

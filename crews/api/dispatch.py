@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -50,7 +51,7 @@ class DispatchPlanApi(APIView):
                                           default=2.0)
 
     @extend_schema(request=InputSerializer, summary="Plan crew routes",
-                   responses=serializers.DictField())
+                   responses=OpenApiTypes.OBJECT)
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -68,7 +69,7 @@ class DispatchPlanApi(APIView):
 class PlanListApi(APIView):
     permission_classes = [IsStaffMember]
 
-    @extend_schema(summary="Current route plans", responses=serializers.DictField())
+    @extend_schema(summary="Current route plans", responses=OpenApiTypes.OBJECT)
     def get(self, request):
         return Response({"plans": [plan_payload(p) | {"crew": p.crew.code}
                                    for p in plan_list_current()]})
@@ -81,7 +82,7 @@ class PlanReorderApi(APIView):
         incident_ids = serializers.ListField(child=serializers.IntegerField(), min_length=1)
 
     @extend_schema(request=InputSerializer, summary="Reorder a plan's stops (locks them)",
-                   responses=serializers.DictField())
+                   responses=OpenApiTypes.OBJECT)
     def post(self, request, pk: int):
         plan = get_object_or_404(RoutePlan.objects.select_related("crew"), pk=pk,
                                  state=RoutePlan.State.PUBLISHED)
@@ -100,7 +101,7 @@ class PinApi(APIView):
         crew = serializers.IntegerField(required=False, allow_null=True)
 
     @extend_schema(request=InputSerializer, summary="Pin an incident to a crew (crew null "
-                   "unpins)", responses=serializers.DictField())
+                   "unpins)", responses=OpenApiTypes.OBJECT)
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -121,7 +122,7 @@ class StopLockApi(APIView):
         locked = serializers.BooleanField()
 
     @extend_schema(request=InputSerializer, summary="Lock or unlock a stop's position",
-                   responses=serializers.DictField())
+                   responses=OpenApiTypes.OBJECT)
     def post(self, request, pk: int):
         stop = get_object_or_404(RouteStop, pk=pk)
         serializer = self.InputSerializer(data=request.data)
@@ -134,7 +135,7 @@ class StopRemoveApi(APIView):
     permission_classes = [IsDispatcher]
 
     @extend_schema(request=None, summary="Remove a stop from its route",
-                   responses=serializers.DictField())
+                   responses=OpenApiTypes.OBJECT)
     def post(self, request, pk: int):
         stop = get_object_or_404(RouteStop, pk=pk)
         stop = stop_remove(stop=stop, by=request.user, note=request.data.get("note", ""))
@@ -145,7 +146,7 @@ class CrewListApi(APIView):
     permission_classes = [IsStaffMember]
 
     @extend_schema(summary="Crews with their last known positions",
-                   responses=serializers.DictField())
+                   responses=OpenApiTypes.OBJECT)
     def get(self, request):
         crews = crew_list_active()
         return Response({"type": "FeatureCollection", "features": [{
@@ -163,7 +164,7 @@ class CrewListApi(APIView):
 class CrewTrailApi(APIView):
     permission_classes = [IsStaffMember]
 
-    @extend_schema(summary="A crew's recent trail", responses=serializers.DictField())
+    @extend_schema(summary="A crew's recent trail", responses=OpenApiTypes.OBJECT)
     def get(self, request, pk: int):
         crew = get_object_or_404(Crew, pk=pk)
         try:

@@ -3,6 +3,8 @@
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -18,7 +20,7 @@ from ops.roles import Role, user_has_role
 
 
 class IsCrewMember(BasePermission):
-    message = "Only crew members may do this."
+    message = gettext_lazy("Only crew members may do this.")
 
     def has_permission(self, request, view) -> bool:
         return user_has_role(request.user, Role.CREW)
@@ -63,8 +65,7 @@ class CrewTodayApi(APIView):
     permission_classes = [IsCrewMember]
 
     @extend_schema(summary="Today's plan for my crew",
-                   responses=inline_serializer("CrewToday", {"crew": serializers.DictField(),
-                                                             "plan": serializers.DictField()}))
+                   responses=OpenApiTypes.OBJECT)
     def get(self, request):
         crew = crew_for_user(request.user)
         if crew is None:
@@ -99,7 +100,7 @@ class StopActionApi(APIView):
     @extend_schema(request={"multipart/form-data": InputSerializer,
                             "application/json": InputSerializer},
                    summary="Act on a stop (idempotent by client_id)",
-                   responses={200: serializers.DictField(), 409: serializers.DictField()})
+                   responses={200: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT})
     def post(self, request, incident_id: int, action: str):
         raw = request.data
         if hasattr(raw, "getlist"):

@@ -1,5 +1,6 @@
 """POST /api/v1/optimize?budget_s=5: a VROOM problem in, the VROOM solution out."""
 
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -18,7 +19,7 @@ MAX_BUDGET_S = 60.0
 
 
 class IsStaff(BasePermission):
-    message = "Only city staff may do this."
+    message = gettext_lazy("Only city staff may do this.")
 
     def has_permission(self, request, view) -> bool:
         return user_has_role(request.user, *Role.STAFF)

@@ -74,14 +74,16 @@ def solution_build(problem: Problem, result: EngineResult, *, reasons: dict[int,
         "duration": sum(r["duration"] for r in routes),
         "waiting_time": sum(r["waiting_time"] for r in routes),
         "priority": sum(r["priority"] for r in routes),
+    }
+    if has_distances:
+        summary["distance"] = sum(r["distance"] for r in routes)
+    summary.update({
         "computing_times": {"loading": result.loading_ms, "solving": result.solving_ms,
                             "routing": 0},
         "engine": result.engine,
         "matrix_source": problem.matrix_source,
         **result.extra,
-    }
-    if has_distances:
-        summary["distance"] = sum(r["distance"] for r in routes)
+    })
     return {"code": CODE_OK, "summary": summary, "unassigned": unassigned, "routes": routes}
 
 
@@ -191,10 +193,10 @@ def _route_build(problem: Problem, jobs: dict[int, Job], planned: PlannedRoute) 
         "duration": times[-1].duration,
         "waiting_time": sum(t.waiting_time for t in times),
         "priority": sum(j.priority for j in route_jobs),
-        "steps": steps,
     }
     if matrices.distances is not None:
         route["distance"] = round(distance)
+    route["steps"] = steps
     if vehicle.description:
         route["description"] = vehicle.description
     return route

@@ -1,6 +1,7 @@
 """Citizen feedback on a fix, by tracking code."""
 
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -25,7 +26,7 @@ class ReportConfirmApi(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "submit"
 
-    @extend_schema(request=None, summary="Confirm the fix", responses=serializers.DictField())
+    @extend_schema(request=None, summary="Confirm the fix", responses=OpenApiTypes.OBJECT)
     def post(self, request, code: str):
         incident = report_confirm_fix(report=_report(code))
         return Response({"status": incident.status})
@@ -40,7 +41,7 @@ class ReportReopenApi(APIView):
         reason = serializers.CharField(max_length=1000)
 
     @extend_schema(request=InputSerializer, summary="Reopen: the problem is still there",
-                   responses=serializers.DictField())
+                   responses=OpenApiTypes.OBJECT)
     def post(self, request, code: str):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -15,7 +15,7 @@ def act(client, incident, action, client_id, **data):
 
 
 def test_today_lists_the_crews_stops_in_order_with_a_navigate_link(crew_client, planned):
-    plan, incidents = planned
+    _plan, incidents = planned
 
     response = crew_client.get("/api/v1/crew/today/")
 
