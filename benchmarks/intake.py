@@ -126,27 +126,42 @@ def server_stop(server: subprocess.Popen) -> None:
 
 
 async def _phase(client: httpx.AsyncClient, path: str, bodies: list[dict], *, concurrency: int,
-                 into: Phase | None, idempotency: bool, meter: CpuMeter) -> None:
+                 into: Phase | None, idempotency: bool, meter: CpuMeter,
+                 rate: float | None = None) -> None:
+    """Closed loop: `concurrency` clients, each sending its next request when the last one
+    is answered. Open loop (`rate`): a request every 1/rate s whatever the answers, its
+    latency counted from when it was due, so a server falling behind shows in it."""
+
+    async def one_request(body: dict, due: float) -> None:
+        headers = {"Idempotency-Key": uuid.uuid4().hex} if idempotency else {}
+        try:
+            response = await client.post(path, json=body, headers=headers)
+            ok = response.status_code in (200, 201)
+            detail = f"{response.status_code} {response.text[:300]}"
+        except httpx.HTTPError as exc:
+            ok, detail = False, repr(exc)
+        elapsed = time.perf_counter() - due
+        if into is None:
+            return
+        if ok:
+            into.latencies.append(elapsed)
+        else:
+            into.errors += 1
+            into.first_error = into.first_error or detail
+
     pending = iter(bodies)  # shared by the clients: one event loop, no race
 
     async def one_client() -> None:
         for body in pending:
-            headers = {"Idempotency-Key": uuid.uuid4().hex} if idempotency else {}
-            start = time.perf_counter()
-            try:
-                response = await client.post(path, json=body, headers=headers)
-                ok = response.status_code in (200, 201)
-                detail = f"{response.status_code} {response.text[:300]}"
-            except httpx.HTTPError as exc:
-                ok, detail = False, repr(exc)
-            elapsed = time.perf_counter() - start
-            if into is None:
-                continue
-            if ok:
-                into.latencies.append(elapsed)
-            else:
-                into.errors += 1
-                into.first_error = into.first_error or detail
+            await one_request(body, time.perf_counter())
+
+    async def open_loop() -> None:
+        started, sent = time.perf_counter(), []
+        for index, body in enumerate(bodies):
+            due = started + index / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            sent.append(asyncio.create_task(one_request(body, due)))
+        await asyncio.gather(*sent)
 
     async def sampler() -> None:
         while True:
@@ -156,7 +171,10 @@ async def _phase(client: httpx.AsyncClient, path: str, bodies: list[dict], *, co
     meter.start()
     sampling = asyncio.create_task(sampler())
     busy0, cpu0, wall0 = machine_busy_s(), time.process_time(), time.perf_counter()
-    await asyncio.gather(*(one_client() for _ in range(concurrency)))
+    if rate:
+        await open_loop()
+    else:
+        await asyncio.gather(*(one_client() for _ in range(concurrency)))
     wall, client_cpu, busy = (time.perf_counter() - wall0, time.process_time() - cpu0,
                               machine_busy_s() - busy0)
     sampling.cancel()
@@ -170,10 +188,12 @@ async def _phase(client: httpx.AsyncClient, path: str, bodies: list[dict], *, co
 
 
 async def load(*, port: int, meter: CpuMeter, bodies: list[dict], warmup: int, requests: int,
-               rounds: int,                concurrency: int, idempotency: bool) -> dict[str, Phase]:
+               rounds: int, concurrency: int, idempotency: bool,
+               rate: float | None = None) -> dict[str, Phase]:
     results = {"rasad": Phase(), "bare": Phase()}
     paths = {"rasad": RASAD_PATH, "bare": BARE_PATH}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    connections = max(concurrency, 64) if rate else concurrency
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
                                  timeout=60) as client:
         for name in ("bare", "rasad"):
@@ -187,7 +207,7 @@ async def load(*, port: int, meter: CpuMeter, bodies: list[dict], warmup: int, r
             for name in order:
                 await _phase(client, paths[name], part, concurrency=concurrency,
                              into=results[name], idempotency=idempotency,
-                             meter=meter)
+                             meter=meter, rate=rate)
     return results
 
 
@@ -196,6 +216,9 @@ def main(argv: list[str] | None = None) -> dict[str, Phase]:
     parser.add_argument("--requests", type=int, default=2000, help="timed requests per endpoint")
     parser.add_argument("--warmup", type=int, default=200, help="untimed requests per endpoint")
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent clients")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="open loop instead: send this many requests/s to each endpoint "
+                             "(latency counted from when each request was due)")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--rounds", type=int, default=4,
                         help="timed phases per endpoint, alternating between the two")
@@ -250,7 +273,7 @@ def main(argv: list[str] | None = None) -> dict[str, Phase]:
         results = asyncio.run(load(port=port, meter=meter, bodies=bodies, warmup=args.warmup,
                                    requests=args.requests, rounds=args.rounds,
                                    concurrency=args.concurrency,
-                                   idempotency=args.idempotency_keys))
+                                   idempotency=args.idempotency_keys, rate=args.rate))
     finally:
         server_stop(server)
 
@@ -259,8 +282,10 @@ def main(argv: list[str] | None = None) -> dict[str, Phase]:
         cursor.execute("SELECT count(*) FROM bench_plain")
         (plain_rows,) = cursor.fetchone()
     reports_after = Report.objects.count()
-    print(f"load: {args.concurrency} concurrent keep-alive clients (asyncio + httpx, one "
-          f"process), {args.warmup} warm-up + {args.requests} timed requests per endpoint in "
+    shape = (f"open loop at {args.rate:g} requests/s per endpoint (asyncio + httpx, one "
+             f"process)" if args.rate else f"{args.concurrency} concurrent keep-alive clients "
+             f"(asyncio + httpx, one process)")
+    print(f"load: {shape}, {args.warmup} warm-up + {args.requests} timed requests per endpoint in "
           f"{args.rounds} alternating phases; uvicorn --workers {args.workers} "
           f"({args.server.upper()}); "
           f"DB connections: {'psycopg pool' if args.db_pool else f'CONN_MAX_AGE={args.conn_max_age}'}; "
@@ -303,7 +328,9 @@ def main(argv: list[str] | None = None) -> dict[str, Phase]:
     ratio = rasad.per_second / bare.per_second if bare.per_second else float("nan")
     p95 = percentile(rasad.latencies, 95) * 1000
     print(f"\nrasad/bare throughput: {ratio:.2f}   (target >= {TARGET_RATIO}: "
-          f"{'met' if ratio >= TARGET_RATIO else 'MISSED'})")
+          f"{'met' if ratio >= TARGET_RATIO else 'MISSED'})"
+          + ("; open loop: both get the same offered rate, so this ratio says nothing"
+             if args.rate else ""))
     print(f"rasad p95: {p95:.1f} ms   (target < {TARGET_P95_MS:.0f} ms: "
           f"{'met' if p95 < TARGET_P95_MS else 'MISSED'})")
     for name, phase in results.items():

@@ -100,17 +100,28 @@ class RoutePlan(models.Model):
         PUBLISHED = "published", _("published")
         SUPERSEDED = "superseded", _("superseded")
 
+    class Kind(models.TextChoices):
+        WORK = "work", _("work orders")
+        SNOW = "snow", _("snow plowing")
+
     crew = models.ForeignKey(Crew, on_delete=models.PROTECT, related_name="plans")
     shift = models.ForeignKey(Shift, on_delete=models.PROTECT, null=True, blank=True,
                               related_name="plans")
     version = models.PositiveIntegerField()
     state = models.CharField(max_length=12, choices=State.choices, default=State.PUBLISHED)
+    # A crew has at most one published plan of each kind: a snow plan supersedes only the
+    # previous snow plan, never the crew's work orders.
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.WORK)
     engine = models.CharField(max_length=20)
     matrix_source = models.CharField(max_length=20)
     distance_m = models.FloatField(default=0)
     duration_s = models.FloatField(default=0)
     starts_at = models.DateTimeField()
     geometry = models.LineStringField(srid=4326, null=True, blank=True)
+    # Snow plans: the road edges the plow clears, in the order it clears them (an edge plowed
+    # in both directions appears twice), and their total length; the rest is deadheading.
+    covered_edges = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    covered_m = models.FloatField(default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
                                    null=True, blank=True, related_name="+")
     reason = models.CharField(max_length=200, blank=True)

@@ -7,7 +7,8 @@ HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 mkdir -p var/run var/log
 
-.venv/bin/python manage.py load_demo
+roads=$(bash ops/bin/demo_roads.sh)
+.venv/bin/python manage.py load_demo --roads "$roads"
 .venv/bin/python manage.py collectstatic --noinput -v 0
 
 pids=()

@@ -75,6 +75,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "map_ui.context.roles",
             ],
         },
     },
@@ -168,7 +169,9 @@ SPECTACULAR_SETTINGS = {
                             "ChannelEnum": "incidents.models.Channel.choices"},
 }
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/after-login/"
+LOGOUT_REDIRECT_URL = "/"
 
 # Rasad's own knobs.
 RASAD_PHOTO_MAX_BYTES = int(os.environ.get("RASAD_PHOTO_MAX_BYTES", str(8 * 1024 * 1024)))
@@ -202,3 +205,8 @@ RASAD_POSITION_RETENTION_DAYS = int(os.environ.get("RASAD_POSITION_RETENTION_DAY
 # Open311 media_url fetches never reach private or loopback addresses unless this is set
 # (tests serve photos from 127.0.0.1).
 RASAD_MEDIA_FETCH_ALLOW_PRIVATE = env_bool("RASAD_MEDIA_FETCH_ALLOW_PRIVATE", False)
+
+# The basemap. Pages draw the city's streets from the road network when tiles cannot load.
+RASAD_TILE_URL = os.environ.get("RASAD_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+RASAD_TILE_ATTRIBUTION = os.environ.get(
+    "RASAD_TILE_ATTRIBUTION", "&copy; OpenStreetMap contributors")

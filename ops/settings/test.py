@@ -24,3 +24,6 @@ CACHES = {
 }
 # The broker in its own Redis database, purged at the start of a run (tests/conftest.py).
 CELERY_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
+# Browser tests load static files straight from the apps (no collectstatic in tests).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -1,7 +1,9 @@
+from pathlib import Path
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from fixtures.city import DEMO_OPEN311_KEY, demo_city_load, demo_users_load
+from fixtures.city import DEMO_OPEN311_KEY, demo_city_load, demo_crews_load, demo_users_load
 from fixtures.generator import reports_generate
 from incidents.models import Report
 
@@ -13,12 +15,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--reports", type=int, default=300,
                             help="Make sure the demo area has at least this many reports.")
+        parser.add_argument("--roads", default="",
+                            help="An OSM file with the demo city's roads, imported unless the "
+                                 "network already comes from a file of that name.")
 
     def handle(self, *args, **options):
         if options["reports"] < 0:
             raise CommandError("--reports cannot be negative.")
         area = demo_city_load()
         logins = demo_users_load()
+        demo_crews_load()
+        if options["roads"]:
+            self._roads(Path(options["roads"]))
         missing = options["reports"] - Report.objects.filter(area=area).count()
         added = reports_generate(area=area, count=missing).reports if missing > 0 else 0
         total = Report.objects.filter(area=area).count()
@@ -27,3 +35,15 @@ class Command(BaseCommand):
             for username, password, role in logins:
                 self.stdout.write(f"  {username} / {password} ({role})")
             self.stdout.write(f"Open311 demo api_key: {DEMO_OPEN311_KEY}")
+
+    def _roads(self, path: Path) -> None:
+        from gis.models import RoadNetwork
+        from gis.roads import roads_import
+
+        if not path.exists():
+            raise CommandError(f"No road file at {path}.")
+        latest = RoadNetwork.objects.order_by("-pk").first()
+        if latest is not None and Path(latest.source_file).name == path.name:
+            return
+        result = roads_import(path=path)
+        self.stdout.write(f"Road network: {result.edges} edges from {path.name}.")

@@ -1,0 +1,3 @@
+"""Routes for the citizen pages."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Routes for the console pages."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Routes for the crew pages."""
+
+urlpatterns: list = []
