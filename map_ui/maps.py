@@ -43,5 +43,5 @@ def leaflet_map(*, center: tuple[float, float], zoom: int = 15, rtl: bool = Fals
     figure = m.get_root()
     figure.render()
     css, js = local_assets()
-    return MapParts(name=m.get_name(), html=mark_safe(figure.html.render()),  # noqa: S308
-                    script=mark_safe(figure.script.render()), css=css, js=js)  # noqa: S308
+    return MapParts(name=m.get_name(), html=mark_safe(figure.html.render()),
+                    script=mark_safe(figure.script.render()), css=css, js=js)
