@@ -72,8 +72,8 @@ def database_ensure() -> None:
         if not exists:
             print(f"creating database {name}")
             conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-                   cwd=REPO, env=bench_env(), check=True)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "--skip-checks",
+                    "-v", "0"], cwd=REPO, env=bench_env(), check=True)
 
 
 def django_start():

@@ -34,5 +34,5 @@ _name = DATABASES["default"]["NAME"] or ""
 if _name in {"rasad", "postgres", "template0", "template1"} or _name.startswith("test"):
     raise ImproperlyConfigured(
         f"benchmarks.settings refuses the database {_name!r}: set DATABASE_URL to a "
-        "benchmark database (the scripts use rasad_bench)."
+        "benchmark database (the scripts use rasad_bench_intake and rasad_bench_clustering)."
     )

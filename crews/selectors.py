@@ -44,3 +44,25 @@ def stop_current_for_incident(crew: Crew, incident_id: int) -> RouteStop | None:
             .exclude(state=RouteStop.State.REMOVED)
             .select_related("plan", "incident", "incident__category")
             .order_by("-plan__version").first())
+
+
+def _stops_in_order() -> QuerySet[RouteStop]:
+    return RouteStop.objects.exclude(state=RouteStop.State.REMOVED).select_related(
+        "incident", "incident__category").order_by("sequence")
+
+
+def plans_current_for(crews: list[Crew]) -> dict[int, RoutePlan]:
+    """Each crew's newest published plan (by crew id), stops prefetched as in plan_current."""
+    plans: dict[int, RoutePlan] = {}
+    for plan in (RoutePlan.objects.filter(crew__in=crews, state=RoutePlan.State.PUBLISHED)
+                 .prefetch_related(Prefetch("stops", queryset=_stops_in_order()))
+                 .order_by("crew_id", "-version")):
+        plans.setdefault(plan.crew_id, plan)
+    return plans
+
+
+def plan_list_by_ids(plan_ids: list[int]) -> QuerySet[RoutePlan]:
+    """Plans with their crews and stops in order, for a response (no query per stop)."""
+    return (RoutePlan.objects.filter(pk__in=plan_ids).select_related("crew")
+            .prefetch_related(Prefetch("stops", queryset=_stops_in_order()))
+            .order_by("crew__code"))

@@ -5,8 +5,13 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
+from incidents.exceptions import Conflict
 
-@shared_task(acks_late=True)
+
+# Conflict: a crew changed one of the incidents while the plan was being made (nothing was
+# stored); planning again from the new state is safe. Delivered twice, the second run finds
+# the incident assigned and does nothing.
+@shared_task(acks_late=True, autoretry_for=(Conflict,), retry_backoff=1, max_retries=3)
 def dispatch_urgent_task(*, incident_id: int) -> dict | None:
     from crews.services.dispatch import dispatch_urgent
 

@@ -1,6 +1,14 @@
-"""Live updates for staff maps: every incident event published on commit."""
+"""Live updates for staff maps: every incident event published on commit.
 
+Events are fire-and-forget (Redis pub/sub through the Channels layer): a page that was
+disconnected catches up from the REST API. To know from when, it keeps the server clock it
+last heard here: `hello` on connect and `pong` in answer to its `ping` both carry it. A page
+that stops hearing pongs treats the socket as dead and reconnects.
+"""
+
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils import timezone
 
 from incidents.events import LIVE_GROUP
 
@@ -13,17 +21,30 @@ class LiveIncidentsConsumer(AsyncJsonWebsocketConsumer):
             return
         await self.channel_layer.group_add(LIVE_GROUP, self.channel_name)
         await self.accept()
+        await self.send_json({"kind": "hello", "server_time": timezone.now().isoformat()})
 
     async def disconnect(self, code):
         await self.channel_layer.group_discard(LIVE_GROUP, self.channel_name)
+
+    @classmethod
+    async def decode_json(cls, text_data):
+        import json
+
+        try:
+            return json.loads(text_data)
+        except ValueError:
+            return None  # a garbled frame is ignored, not a reason to drop the socket
+
+    async def receive_json(self, content, **kwargs):
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"kind": "pong", "server_time": timezone.now().isoformat(),
+                                  "t": content.get("t")})
 
     async def incident_event(self, message):
         await self.send_json(message["event"])
 
     @staticmethod
     async def _is_staff(user) -> bool:
-        from channels.db import database_sync_to_async
-
         from ops.roles import Role, user_has_role
 
         return await database_sync_to_async(user_has_role)(user, *Role.STAFF)

@@ -1,3 +1,10 @@
-"""Routes for the console pages."""
+"""Routes for the console pages and their map data."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from map_ui import api_console, views_console
+
+urlpatterns = [
+    path("console/", views_console.console, name="console"),
+    path("api/v1/map/incidents/", api_console.MapIncidentsApi.as_view(), name="map-incidents"),
+]

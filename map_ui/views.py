@@ -38,7 +38,8 @@ def page_context(request, *, zoom: int = 15, **config) -> dict:
 
 def home(request):
     """The citizen's map: pin a problem and report it."""
-    context = page_context(request, zoom=15)
+    context = page_context(request, zoom=15, max_photos=settings.RASAD_PHOTOS_PER_REPORT,
+                           max_description=settings.RASAD_DESCRIPTION_MAX_CHARS)
     context["config"]["map"] = context["map"].name
     return render(request, "map_ui/report.html", context)
 

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from crews.api.field import plan_payload
 from crews.models import Crew, RoutePlan, RouteStop
-from crews.selectors import crew_list_active, plan_list_current
+from crews.selectors import crew_list_active, plan_list_by_ids, plan_list_current
 from crews.services.dispatch import (
     dispatch_pin,
     dispatch_plan,
@@ -29,12 +29,15 @@ from incidents.models import Incident
 
 
 def result_payload(result) -> dict:
+    plans = plan_list_by_ids([p.pk for p in result.plans])
     return {
         "engine": result.engine, "matrix_source": result.matrix_source,
         "seconds": {k: round(v, 3) for k, v in result.seconds.items()},
-        "plans": [plan_payload(p) | {"crew": p.crew.code} for p in result.plans],
+        "plans": [plan_payload(p) | {"crew": p.crew.code} for p in plans],
         "unassigned": [{"incident_id": u.incident_id, "reason": u.reason}
                        for u in result.unassigned],
+        "crews_not_used": [{"crew": c.crew.code, "reason": c.reason}
+                           for c in result.crews_not_used],
     }
 
 
@@ -90,6 +93,7 @@ class PlanReorderApi(APIView):
         serializer.is_valid(raise_exception=True)
         new = plan_reorder(plan=plan, incident_ids=serializer.validated_data["incident_ids"],
                            by=request.user)
+        new = plan_list_by_ids([new.pk]).get()
         return Response(plan_payload(new) | {"crew": new.crew.code})
 
 

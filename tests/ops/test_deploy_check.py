@@ -8,7 +8,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_deploy_check_is_clean_with_production_settings():
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "ops.settings.prod",
+    # The browser tests' DJANGO_ALLOW_ASYNC_UNSAFE must not leak into a production check.
+    base = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {**base, "DJANGO_SETTINGS_MODULE": "ops.settings.prod",
            "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "rasad.example.org"}
 
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy",
