@@ -98,3 +98,32 @@ def area_for_point(point: Point) -> ServiceArea | None:
 
 def district_for_point(point: Point, area: ServiceArea) -> District | None:
     return area.districts.filter(boundary__intersects=point).order_by("pk").first()
+
+
+@dataclass(frozen=True)
+class Placement:
+    area_id: int
+    district_id: int | None
+
+
+PLACE_SQL = """
+SELECT a.id, (
+    SELECT d.id FROM rasad_gis_district d
+    WHERE d.area_id = a.id AND ST_Intersects(d.boundary, p.geom)
+    ORDER BY d.id LIMIT 1)
+FROM rasad_gis_servicearea a, (SELECT ST_SetSRID(ST_MakePoint(%s, %s), 4326) AS geom) p
+WHERE ST_Intersects(a.boundary, p.geom)
+ORDER BY a.id
+LIMIT 1
+"""
+
+
+def place_point(point: Point) -> Placement | None:
+    """The area and district holding a point, in one indexed query that returns ids only
+    (no boundary geometry is fetched)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(PLACE_SQL, [point.x, point.y])
+        row = cursor.fetchone()
+    return Placement(area_id=row[0], district_id=row[1]) if row else None

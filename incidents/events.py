@@ -1,30 +1,73 @@
 """Events for the live map, published on commit over the Channels layer (Redis).
 
-A broker outage must never fail or roll back the write that caused the event: the map
-catches up from the API when it reconnects.
+A broker outage must never fail or roll back the write that caused the event, and a request
+must not wait for Redis: events go to a queue that one background thread per process sends,
+on one event loop that keeps its Redis connections. The map catches up from the API when it
+reconnects, so an event lost in a crash costs nothing but a refresh.
 """
 
+import asyncio
 import logging
+import os
+import queue
+import threading
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
 LIVE_GROUP = "incidents.live"
+_MAX_QUEUED = 10_000
 
 
-def _send(payload: dict) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(LIVE_GROUP, {"type": "incident.event", "event": payload})
-    except Exception:
-        logger.warning("live event not published: %s", payload.get("kind"), exc_info=True)
+class _Publisher:
+    def __init__(self) -> None:
+        self.queue: queue.Queue = queue.Queue(maxsize=_MAX_QUEUED)
+        self.pid = os.getpid()
+        self.thread = threading.Thread(target=self._run, name="rasad-live-events", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        asyncio.run(self._loop())
+
+    async def _loop(self) -> None:
+        from channels.layers import get_channel_layer
+
+        layer = get_channel_layer()
+        while True:
+            payload = await asyncio.to_thread(self.queue.get)
+            if layer is None:
+                continue
+            try:
+                await layer.group_send(LIVE_GROUP, {"type": "incident.event", "event": payload})
+            except Exception:
+                logger.warning("live event not published: %s", payload.get("kind"),
+                               exc_info=True)
+
+    def put(self, payload: dict) -> None:
+        try:
+            self.queue.put_nowait(payload)
+        except queue.Full:
+            logger.warning("live event queue full; dropped %s", payload.get("kind"))
+
+
+_publisher: _Publisher | None = None
+_lock = threading.Lock()
+
+
+def _publisher_get() -> _Publisher:
+    global _publisher
+    with _lock:
+        # A forked worker inherits the object but not the thread: start its own.
+        if _publisher is None or _publisher.pid != os.getpid():
+            _publisher = _Publisher()
+        return _publisher
+
+
+def event_publish(payload: dict) -> None:
+    _publisher_get().put(payload)
 
 
 def event_publish_on_commit(*, kind: str, **data) -> None:
     payload = {"kind": kind, **data}
-    transaction.on_commit(lambda: _send(payload))
+    transaction.on_commit(lambda: event_publish(payload))

@@ -138,7 +138,9 @@ class ReportCreateApi(APIView):
             data=report_input, user=user, submitted_by=request.user if is_agent else None,
             idempotency_key=request.headers.get("Idempotency-Key") or None,
             client_ip=_client_ip(request))
-        report = selectors.report_list_public().get(pk=result.report.pk)
+        # The report as stored: the serializer reads only public fields (no second query for
+        # the whole row; district and photos are fetched as the serializer needs them).
+        report = result.report
         body = ReportPublicOutput(report, context={"request": request}).data
         body["properties"]["token"] = str(report.token)
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

@@ -27,3 +27,5 @@ CELERY_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:
 # Browser tests load static files straight from the apps (no collectstatic in tests).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Tests change categories between requests: read them fresh every time.
+RASAD_CATALOGUE_CACHE_S = 0
