@@ -104,14 +104,17 @@ def district_for_point(point: Point, area: ServiceArea) -> District | None:
 class Placement:
     area_id: int
     district_id: int | None
+    district_code: str | None
 
 
 PLACE_SQL = """
-SELECT a.id, (
-    SELECT d.id FROM rasad_gis_district d
+SELECT a.id, d.id, d.code
+FROM rasad_gis_servicearea a
+CROSS JOIN (SELECT ST_SetSRID(ST_MakePoint(%s, %s), 4326) AS geom) p
+LEFT JOIN LATERAL (
+    SELECT d.id, d.code FROM rasad_gis_district d
     WHERE d.area_id = a.id AND ST_Intersects(d.boundary, p.geom)
-    ORDER BY d.id LIMIT 1)
-FROM rasad_gis_servicearea a, (SELECT ST_SetSRID(ST_MakePoint(%s, %s), 4326) AS geom) p
+    ORDER BY d.id LIMIT 1) d ON true
 WHERE ST_Intersects(a.boundary, p.geom)
 ORDER BY a.id
 LIMIT 1
@@ -126,4 +129,4 @@ def place_point(point: Point) -> Placement | None:
     with connection.cursor() as cursor:
         cursor.execute(PLACE_SQL, [point.x, point.y])
         row = cursor.fetchone()
-    return Placement(area_id=row[0], district_id=row[1]) if row else None
+    return Placement(area_id=row[0], district_id=row[1], district_code=row[2]) if row else None

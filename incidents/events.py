@@ -9,7 +9,6 @@ reconnects, so an event lost in a crash costs nothing but a refresh.
 import asyncio
 import logging
 import os
-import queue
 import threading
 
 from django.db import transaction
@@ -21,34 +20,34 @@ _MAX_QUEUED = 10_000
 
 
 class _Publisher:
+    """An event loop on a daemon thread; callers hand it coroutines and never wait."""
+
     def __init__(self) -> None:
-        self.queue: queue.Queue = queue.Queue(maxsize=_MAX_QUEUED)
         self.pid = os.getpid()
-        self.thread = threading.Thread(target=self._run, name="rasad-live-events", daemon=True)
+        self.loop = asyncio.new_event_loop()
+        self.pending = 0
+        self.thread = threading.Thread(target=self.loop.run_forever, name="rasad-live-events",
+                                       daemon=True)
         self.thread.start()
 
-    def _run(self) -> None:
-        asyncio.run(self._loop())
-
-    async def _loop(self) -> None:
+    async def _send(self, payload: dict) -> None:
         from channels.layers import get_channel_layer
 
-        layer = get_channel_layer()
-        while True:
-            payload = await asyncio.to_thread(self.queue.get)
-            if layer is None:
-                continue
-            try:
+        try:
+            layer = get_channel_layer()
+            if layer is not None:
                 await layer.group_send(LIVE_GROUP, {"type": "incident.event", "event": payload})
-            except Exception:
-                logger.warning("live event not published: %s", payload.get("kind"),
-                               exc_info=True)
+        except Exception:
+            logger.warning("live event not published: %s", payload.get("kind"), exc_info=True)
+        finally:
+            self.pending -= 1
 
     def put(self, payload: dict) -> None:
-        try:
-            self.queue.put_nowait(payload)
-        except queue.Full:
-            logger.warning("live event queue full; dropped %s", payload.get("kind"))
+        if self.pending >= _MAX_QUEUED:
+            logger.warning("live event backlog full; dropped %s", payload.get("kind"))
+            return
+        self.pending += 1
+        asyncio.run_coroutine_threadsafe(self._send(payload), self.loop)
 
 
 _publisher: _Publisher | None = None

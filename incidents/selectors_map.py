@@ -171,8 +171,9 @@ def incident_clusters(*, bbox: Polygon, filters: MapFilters, zoom: int,
     return clusters
 
 
-POINT_FIELDS = ("pk", "lon", "lat", "status", "priority", "category_id", "district_id",
-                "report_count", "sla_breached", "first_reported_at", "updated_at", "version")
+POINT_FIELDS = ("pk", "lon", "lat", "status", "priority", "category_id", "report_count",
+                "sla_breached")
+LIST_FIELDS = (*POINT_FIELDS, "district_id", "first_reported_at", "updated_at", "version")
 
 
 def _point_rows(queryset: QuerySet[Incident], now: datetime) -> QuerySet:
@@ -216,6 +217,6 @@ def incident_list_panel(*, bbox: Polygon, filters: MapFilters, now: datetime,
                                      SUMMARY_CHARS),
                       address=Subquery(first.values("address")[:1]))
             .order_by("-priority", "-pk")
-            .values_list(*POINT_FIELDS, "summary", "address")[:cap])
-    fields = (*POINT_FIELDS, "summary", "address")
+            .values_list(*LIST_FIELDS, "summary", "address")[:cap])
+    fields = (*LIST_FIELDS, "summary", "address")
     return [dict(zip(fields, row, strict=True)) for row in rows]

@@ -10,11 +10,11 @@ from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from incidents.exceptions import Conflict, ValidationFailed
 from ops.roles import Role
+from ops.throttles import SubmitRateThrottle
 
 
 @transaction.atomic
@@ -40,7 +40,7 @@ def citizen_register(*, username: str, email: str, password: str):
 class CitizenRegisterApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [SubmitRateThrottle]
     throttle_scope = "submit"
 
     class InputSerializer(serializers.Serializer):

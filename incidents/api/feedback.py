@@ -6,12 +6,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from incidents import selectors
 from incidents.exceptions import NotFound
 from incidents.services.feedback import report_confirm_fix, report_reopen
+from ops.throttles import SubmitRateThrottle
 
 
 def _report(code: str):
@@ -23,7 +23,7 @@ def _report(code: str):
 
 class ReportConfirmApi(APIView):
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [SubmitRateThrottle]
     throttle_scope = "submit"
 
     @extend_schema(request=None, summary="Confirm the fix", responses=OpenApiTypes.OBJECT)
@@ -34,7 +34,7 @@ class ReportConfirmApi(APIView):
 
 class ReportReopenApi(APIView):
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [SubmitRateThrottle]
     throttle_scope = "submit"
 
     class InputSerializer(serializers.Serializer):

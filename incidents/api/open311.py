@@ -48,7 +48,6 @@ from rest_framework import exceptions
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from incidents.codes import tracking_code_normalize
@@ -72,6 +71,7 @@ from incidents.selectors import (
 )
 from incidents.services import ReportInput, report_submit
 from incidents.services.intake import LANGUAGES, MAX_PHOTOS
+from ops.throttles import SubmitRateThrottle
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 # When this endpoint's behaviour last changed; clients compare it to cached discovery.
@@ -351,7 +351,7 @@ def _search_filters(params) -> dict:
 
 
 def _client_ip(request) -> str | None:
-    ident = ScopedRateThrottle().get_ident(request)
+    ident = SubmitRateThrottle().get_ident(request)
     try:
         return str(ipaddress.ip_address(ident))
     except ValueError:
@@ -524,7 +524,7 @@ class ServiceRequestsApi(Open311Api):
     throttle_scope = "submit"
 
     def get_throttles(self):
-        return [ScopedRateThrottle()] if self.request.method == "POST" else []
+        return [SubmitRateThrottle()] if self.request.method == "POST" else []
 
     def get(self, request, fmt):
         params = request.query_params

@@ -11,8 +11,6 @@ from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework_gis.pagination import GeoJsonPagination
 
@@ -38,20 +36,9 @@ from incidents.services import (
     report_submit,
 )
 from ops.roles import Role, user_has_role
+from ops.throttles import SubmitRateThrottle
 
 PUBLIC_CHANNELS = (Channel.WEB, Channel.APP)
-
-
-class SubmitRateThrottle(ScopedRateThrottle):
-    """ScopedRateThrottle that reads the rates when a request arrives.
-
-    DRF copies DEFAULT_THROTTLE_RATES into a class attribute at import, so a changed
-    REST_FRAMEWORK setting (override_settings, the pytest `settings` fixture) would be ignored.
-    """
-
-    @property
-    def THROTTLE_RATES(self) -> dict:
-        return api_settings.DEFAULT_THROTTLE_RATES
 
 
 def _client_ip(request) -> str | None:
@@ -141,6 +128,8 @@ class ReportCreateApi(APIView):
         # The report as stored: the serializer reads only public fields (no second query for
         # the whole row; district and photos are fetched as the serializer needs them).
         report = result.report
+        if result.created and not report_input.photos:
+            report._prefetched_objects_cache = {"photos": report.photos.none()}
         body = ReportPublicOutput(report, context={"request": request}).data
         body["properties"]["token"] = str(report.token)
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from gis.areas import place_point
 from gis.geo import advisory_xact_lock, cell_lock_keys, text_lock_key
-from gis.models import ServiceArea
+from gis.models import District, ServiceArea
 from incidents.codes import tracking_code_new
 from incidents.events import event_publish_on_commit
 from incidents.exceptions import (
@@ -219,13 +219,22 @@ def category_for_intake(code: str) -> Category | None:
     return category
 
 
+_routing: tuple[float, dict[tuple[int, int], int]] = (-1e9, {})
+
+
 def _department_id_for(category: Category, district_id: int | None) -> int:
-    if district_id is not None:
-        rule = (RoutingRule.objects.filter(category=category, district_id=district_id)
-                .values_list("department_id", flat=True).first())
-        if rule is not None:
-            return rule
-    return category.department_id
+    """Routing rule (category + district → department), else the category's department.
+    The rules table is small: read whole and cached like the catalogue."""
+    global _routing
+    if district_id is None:
+        return category.department_id
+    ttl = settings.RASAD_CATALOGUE_CACHE_S
+    now = time.monotonic()
+    if not ttl or now - _routing[0] >= ttl:
+        rules = {(c, d): dep for c, d, dep in RoutingRule.objects.values_list(
+            "category_id", "district_id", "department_id")}
+        _routing = (now, rules)
+    return _routing[1].get((category.pk, district_id), category.department_id)
 
 
 def _outside_message(point: Point) -> str:
@@ -240,6 +249,7 @@ def _outside_message(point: Point) -> str:
 class _Place:
     area_id: int
     district_id: int | None
+    district_code: str | None
     department_id: int
 
 
@@ -453,6 +463,7 @@ def report_submit(*, data: ReportInput, user=None, submitted_by=None, api_client
     if placement is None:
         raise OutsideServiceArea(_outside_message(point), field="lat")
     place = _Place(area_id=placement.area_id, district_id=placement.district_id,
+                   district_code=placement.district_code,
                    department_id=_department_id_for(checked.category, placement.district_id))
     try:
         with transaction.atomic():
@@ -500,9 +511,11 @@ def report_submit(*, data: ReportInput, user=None, submitted_by=None, api_client
 def _report_create(*, checked: _Checked, incident: Incident, place: _Place,
                    now: datetime, user, submitted_by, api_client, scoped_key, fingerprint,
                    client_ip, joined: bool) -> Report:
+    district = (District(pk=place.district_id, code=place.district_code)
+                if place.district_id else None)
     return Report.objects.create(
         tracking_code=tracking_code_new(), category=checked.category, incident=incident,
-        area_id=place.area_id, district_id=place.district_id,
+        area_id=place.area_id, district=district,
         department_id=place.department_id, location=checked.point,
         address=checked.address, description=checked.description,
         attributes=checked.attributes, channel=checked.channel, language=checked.language,

@@ -3,10 +3,8 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
-from django.core.cache.backends.locmem import LocMemCache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
-from rest_framework.throttling import ScopedRateThrottle
 
 from fixtures.factories import CategoryAttributeFactory, CategoryFactory, Open311ClientFactory
 from incidents.models import (
@@ -473,11 +471,9 @@ def test_post_reused_client_token_with_another_body_is_422(api_client, area, cat
 
 
 def test_post_is_throttled_with_a_spec_error(api_client, area, category, open311_client,
-                                             monkeypatch):
-    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"submit": "1/minute"})
-    # Its own counter store: the shared Redis test cache is flushed by every other test
-    # (tests/conftest.py `_clear_cache`), also by parallel workers, mid-test.
-    monkeypatch.setattr(ScopedRateThrottle, "cache", LocMemCache("open311-throttle", {}))
+                                             settings):
+    settings.REST_FRAMEWORK = settings.REST_FRAMEWORK | {
+        "DEFAULT_THROTTLE_RATES": {"submit": "1/minute"}}
     assert post(api_client, body()).status_code == 201
 
     response = post(api_client, body(description="Second"))
