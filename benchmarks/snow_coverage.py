@@ -5,7 +5,7 @@ In its own database (rasad_bench_snow, created and migrated if missing), it:
   1. imports --pbf with gis.roads.roads_import (skipped with --skip-import when a network
      is loaded already);
   2. makes a service area around the network and a district of --bbox (default: Andorra la
-     Vella and Escaldes-Engordany, 1.50..1.56 E × 42.49..42.525 N, about 24 km²), --plows
+     Vella and Escaldes-Engordany, 1.50..1.56 E × 42.49..42.534 N, 24 km²), --plows
      crews with the skill "plow" on shift, all from one depot (--depot) unless --spread-depots,
      and --incidents snow reports near the district's roads (through report_submit);
   3. times crews.services.snow.snow_plan_create for --road-classes, twice (cold: graph
@@ -17,7 +17,7 @@ In its own database (rasad_bench_snow, created and migrated if missing), it:
 Prints tables; asserts nothing.
 
     .venv/bin/python benchmarks/snow_coverage.py [--pbf /work/shared/osm/andorra.osm.pbf]
-        [--bbox 1.50,42.49,1.56,42.525] [--plows 4] [--incidents 30] [--skip-import]
+        [--bbox 1.50,42.49,1.56,42.534] [--plows 4] [--incidents 30] [--skip-import]
         [--road-classes motorway,trunk,primary,secondary,tertiary]
 """
 
@@ -43,7 +43,7 @@ from benchmarks.common import (
 )
 
 DEFAULT_PBF = "/work/shared/osm/andorra.osm.pbf"
-DEFAULT_BBOX = "1.50,42.49,1.56,42.525"
+DEFAULT_BBOX = "1.50,42.49,1.56,42.534"
 # Andorra la Vella, by the Valira (the Comú's works depot is in this part of town).
 DEFAULT_DEPOT = "1.5135,42.5035"
 AREA_SLUG = "bench-snow"

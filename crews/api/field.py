@@ -52,7 +52,8 @@ def plan_payload(plan, request=None) -> dict:
         })
     return {
         "id": plan.pk, "crew": plan.crew.code if hasattr(plan, "crew") else None,
-        "version": plan.version, "engine": plan.engine, "matrix_source": plan.matrix_source,
+        "version": plan.version, "kind": plan.kind, "covered_m": round(plan.covered_m),
+        "engine": plan.engine, "matrix_source": plan.matrix_source,
         "starts_at": plan.starts_at, "distance_m": round(plan.distance_m),
         "duration_s": round(plan.duration_s),
         "geometry": ({"type": "LineString", "coordinates": plan.geometry.coords}

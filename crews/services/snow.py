@@ -15,7 +15,7 @@ An arc-routing heuristic over the imported road network (gis.models.RoadEdge), i
      in one pass; the plow picks the direction that suits its route).
 2. **Ranks.** motorway, trunk > primary > secondary > tertiary > residential, unclassified >
    everything else; `X_link` ranks with `X`. Every plow clears all its passes of one rank
-   before any of the next: primaries are done everywhere first.
+   before any of the next (ranks never interleave within a route).
 3. **Split across k plows**, balancing required length (metres × passes). Edge midpoints
    (in metres) are clustered by a size-balanced k-means: k-means whose assignment takes
    (edge, cluster) pairs nearest first while the cluster has room (full at
@@ -116,6 +116,8 @@ INCIDENT_MATCH_M = 25.0
 SNOW_INCIDENT_STATUSES = (Status.NEW, Status.VERIFIED, Status.REOPENED)
 # Dijkstra limits in seconds of driving, widened until a pass is found.
 SEARCH_LIMITS_S = (120.0, 900.0, math.inf)
+# The orientation LP's roads: those within this many seconds of driving of the passes.
+ORIENT_REACH_S = 300.0
 METRES_PER_DEGREE = 111_320.0
 
 _EDGES = RoadEdge._meta.db_table
@@ -545,7 +547,11 @@ def _route_build(graph: RoadGraph, depot: int, edges: list[RequiredEdge], there:
     paths = _Paths(graph)
     by_rank = _passes(graph, edges, there, back)
     if method == "best":
-        drives = [_route_drive(paths, depot, by_rank, m) for m in ("euler", "greedy")]
+        drives = [_route_drive(paths, depot, by_rank, "greedy")]
+        try:
+            drives.append(_route_drive(paths, depot, by_rank, "euler"))
+        except ValueError:  # a bug, not the data: the greedy route is still sound
+            logger.exception("snow route: the euler construction failed; greedy kept")
         return min(drives, key=lambda drive: float(_drive_step_seconds(graph, drive).sum()))
     return _route_drive(paths, depot, by_rank, method)
 
@@ -637,35 +643,54 @@ def _phase_greedy(paths: _Paths, here: int, passes: list[_Pass]
 def _orient(paths: _Paths, passes: list[_Pass], free: list[int], joins: list) -> dict[int, int]:
     """Which option each two-way pass takes: the rounded LP relaxation of "balance every
     vertex's in and out degree with the fewest deadhead seconds", where reversing a pass
-    moves two units. Option 0 for all if the LP fails."""
+    moves two units. The LP runs over the roads within `ORIENT_REACH_S` of the passes (the
+    whole graph if that cannot balance); option 0 for all if it fails."""
+    from scipy.sparse.csgraph import dijkstra
+
+    firsts = [one.options[0] for one in passes]
+    balance = np.zeros(paths.size)  # out − in of the passes (options 0) and the joining paths
+    for _edge, _forward, tail, head, *_plowed in firsts + joins:
+        balance[tail] += 1
+        balance[head] -= 1
+    seeds = np.unique(np.concatenate([np.flatnonzero(balance), [o[2] for o in firsts],
+                                      [o[3] for o in firsts]]).astype(np.int64))
+    limit = ORIENT_REACH_S * PACK_DURATION_UNITS * PACK_SHIFT
+    near = (np.isfinite(dijkstra(paths.graph.csr, indices=seeds, min_only=True, limit=limit))
+            | np.isfinite(dijkstra(paths.reverse, indices=seeds, min_only=True, limit=limit)))
+    for keep in (near, np.ones(paths.size, bool)):
+        solved = _orient_lp(paths, passes, free, balance, keep)
+        if solved is not None:
+            return solved
+    logger.warning("snow route: the orientation LP failed; passes keep option 0")
+    return {}
+
+
+def _orient_lp(paths: _Paths, passes: list[_Pass], free: list[int], balance: np.ndarray,
+               keep: np.ndarray) -> dict[int, int] | None:
     from scipy.optimize import linprog
     from scipy.sparse import coo_matrix
 
-    graph = paths.graph
-    size = paths.size
-    balance = np.zeros(size)  # out − in of the passes (options 0) and of the joining paths
-    for _edge, _forward, tail, head, *_plowed in [one.options[0] for one in passes] + joins:
-        balance[tail] += 1
-        balance[head] -= 1
-    csr = graph.csr
-    arc_tail = np.repeat(np.arange(size), np.diff(csr.indptr))
+    csr = paths.graph.csr
+    arc_tail = np.repeat(np.arange(paths.size), np.diff(csr.indptr))
     arc_head = csr.indices
+    inside = keep[arc_tail] & keep[arc_head]
+    arc_tail, arc_head, weight = arc_tail[inside], arc_head[inside], csr.data[inside]
+    row_of = np.cumsum(keep) - 1  # rows only for the kept vertices
     arcs = len(arc_head)
-    free_tail = np.array([passes[p].options[0][2] for p in free])
-    free_head = np.array([passes[p].options[0][3] for p in free])
-    rows = np.concatenate([arc_tail, arc_head, free_tail, free_head])
+    free_tail = np.array([passes[p].options[0][2] for p in free], dtype=np.int64)
+    free_head = np.array([passes[p].options[0][3] for p in free], dtype=np.int64)
+    rows = row_of[np.concatenate([arc_tail, arc_head, free_tail, free_head])]
     columns = np.concatenate([np.arange(arcs), np.arange(arcs), arcs + np.arange(len(free)),
                               arcs + np.arange(len(free))])
     values = np.concatenate([np.ones(arcs), -np.ones(arcs), np.full(len(free), -2.0),
                              np.full(len(free), 2.0)])
-    equations = coo_matrix((values, (rows, columns)), shape=(size, arcs + len(free))).tocsr()
-    cost = np.concatenate([_seconds(csr.data) + 1e-3, np.zeros(len(free))])
+    equations = coo_matrix((values, (rows, columns)),
+                           shape=(int(keep.sum()), arcs + len(free))).tocsr()
+    cost = np.concatenate([_seconds(weight) + 1e-3, np.zeros(len(free))])
     bounds = np.array([(0, None)] * arcs + [(0, 1)] * len(free), dtype=float)
-    solved = linprog(cost, A_eq=equations, b_eq=-balance, bounds=bounds, method="highs")
+    solved = linprog(cost, A_eq=equations, b_eq=-balance[keep], bounds=bounds, method="highs")
     if solved.status != 0:
-        logger.warning("snow route: orientation LP failed (%s); passes keep option 0",
-                       solved.message)
-        return {}
+        return None
     return {p: 1 for p, y in zip(free, solved.x[arcs:], strict=True) if y > 0.5}
 
 

@@ -19,11 +19,9 @@ from itertools import pairwise
 import numpy as np
 import pytest
 from django.contrib.gis.geos import MultiPolygon, Point, Polygon
-from django.urls import path
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from crews.api.snow import SnowPlanApi
 from crews.models import Crew, RoutePlan, RouteStop, Shift
 from crews.services.snow import RequiredEdge, snow_partition, snow_plan_create
 from fixtures.factories import CategoryFactory, DistrictFactory
@@ -34,10 +32,8 @@ from ops.roles import Role
 from tests.conftest import user_with_role
 from tests.gis.test_roads import at, osm_write
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = [pytest.mark.django_db]
 
-# The API under the path crews/api/field_urls.py gives it.
-urlpatterns = [path("api/v1/dispatch/snow/", SnowPlanApi.as_view(), name="dispatch-snow")]
 URL = "/api/v1/dispatch/snow/"
 
 NODES_M = {1: (0, 0), 2: (300, 0), 3: (600, 0), 4: (1200, 0), 5: (1500, 0), 6: (0, 400),
