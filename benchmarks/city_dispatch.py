@@ -30,6 +30,7 @@ nothing.
 """
 
 import argparse
+import os
 import random
 import sys
 import time
@@ -39,7 +40,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import database_ensure, database_use, machine_describe, table_print
+from benchmarks.common import (
+    database_ensure,
+    database_use,
+    machine_busy_s,
+    machine_describe,
+    table_print,
+)
 from benchmarks.road_matrix import (
     DEFAULT_PBF,
     baseline_per_pair,
@@ -165,7 +172,8 @@ def incidents_create(area, count: int, rng: random.Random) -> int:
 
 
 def dispatch_timed(crews, area, by, budget_s: float, profile: bool):
-    """dispatch_plan end to end, its commit and on-commit work included."""
+    """dispatch_plan end to end, its commit and on-commit work included; also the CPU
+    seconds this process and the whole machine (every core) used meanwhile."""
     from crews.services.dispatch import dispatch_plan
 
     if profile:
@@ -174,14 +182,16 @@ def dispatch_timed(crews, area, by, budget_s: float, profile: bool):
 
         profiler = cProfile.Profile()
         profiler.enable()
+    busy, own = machine_busy_s(), sum(os.times()[:2])
     started = time.perf_counter()
     result = dispatch_plan(crew_ids=[c.pk for c in crews], area=area, by=by, budget_s=budget_s,
                            reason="benchmark")
     wall = time.perf_counter() - started
+    cpu = (sum(os.times()[:2]) - own, machine_busy_s() - busy)
     if profile:
         profiler.disable()
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
-    return result, wall
+    return result, wall, cpu
 
 
 def main() -> int:
@@ -239,7 +249,7 @@ def main() -> int:
     print(f"\ndispatch_plan, {len(crews)} crews × {created} incidents, budget {args.budget_s:g} s "
           "(seconds; total is the call, commit included):")
     rows = []
-    for name, result, wall in runs:
+    for name, result, wall, _cpu in runs:
         s = result.seconds
         stops = sum(len(p.stops.all()) for p in result.plans)
         rows.append([name, f"{s['build']:.2f}", f"{s['matrix']:.2f}", f"{s['solve']:.2f}",
@@ -249,6 +259,9 @@ def main() -> int:
     table_print(["run", "build", "matrix", "solve", "geometry", "store", "transitions",
                  "total", "assigned", "unassigned", "engine", "matrix source",
                  f"target < {TARGET_TOTAL_S:g} s"], rows)
+    print(f"\nCPU seconds meanwhile ({os.cpu_count()} cores): this process / the whole machine "
+          "(PostgreSQL and other work included): "
+          + ", ".join(f"{name} {cpu[0]:.1f} / {cpu[1]:.1f}" for name, _r, _w, cpu in runs))
     reasons = Counter(u.reason for u in runs[-1][1].unassigned)
     print("\nunassigned after the re-plan, by reason:")
     table_print(["reason", "incidents"], [[r, n] for r, n in reasons.most_common()])
@@ -270,7 +283,7 @@ def main() -> int:
              f"{baseline_s / result.seconds['matrix']:,.0f}×", f"{wall:.2f}",
              f"{baseline_s / wall:,.0f}×",
              "yes" if baseline_s / wall >= TARGET_RATIO else "no"]
-            for name, result, wall in runs]
+            for name, result, wall, _cpu in runs]
     table_print(["run", "matrix s", "matrix vs baseline", "dispatch s",
                  "dispatch vs baseline matrix", f"target ≥ {TARGET_RATIO:g}×"], rows)
     return 0

@@ -97,19 +97,16 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _point_properties(row: dict) -> dict:
-    return {"id": row["pk"], "status": str(row["status"]), "priority": row["priority"],
-            "category_id": row["category_id"], "district_id": row["district_id"],
-            "report_count": row["report_count"], "sla_breached": row["sla_breached"],
-            "first_reported_at": _iso(row["first_reported_at"]),
-            "updated_at": _iso(row["updated_at"]), "version": row["version"]}
-
-
 def _point_feature(row: dict) -> dict:
+    """What a marker needs (colour, size, outline, tooltip); details come with a click.
+    Kept small: a dense viewport sends up to POINTS_CAP of these."""
     return {"type": "Feature", "id": row["pk"],
             "geometry": {"type": "Point",
                          "coordinates": [round(row["lon"], 6), round(row["lat"], 6)]},
-            "properties": {"cluster": False, **_point_properties(row)}}
+            "properties": {"cluster": False, "id": row["pk"], "status": str(row["status"]),
+                           "priority": row["priority"], "category_id": row["category_id"],
+                           "report_count": row["report_count"],
+                           "sla_breached": row["sla_breached"]}}
 
 
 def _cluster_feature(cell: dict) -> dict:
@@ -133,7 +130,11 @@ def _cluster_feature(cell: dict) -> dict:
 
 
 def _list_item(row: dict) -> dict:
-    return {**_point_properties(row),
+    return {"id": row["pk"], "status": str(row["status"]), "priority": row["priority"],
+            "category_id": row["category_id"], "district_id": row["district_id"],
+            "report_count": row["report_count"], "sla_breached": row["sla_breached"],
+            "first_reported_at": _iso(row["first_reported_at"]),
+            "updated_at": _iso(row["updated_at"]), "version": row["version"],
             "lon": round(row["lon"], 6), "lat": round(row["lat"], 6),
             "summary": row["summary"] or "", "address": row["address"] or ""}
 

@@ -28,9 +28,5 @@ def crew_today(request):
                            login_url=f"{reverse('login')}?next={request.path}",
                            ping_interval_s=PING_INTERVAL_S,
                            retry_interval_s=RETRY_INTERVAL_S)
-    # base.html prints `map.script` without a <script> element, so the map travels under
-    # its own name and crew.html loads Leaflet and runs the map script itself.
-    crew_map = context.pop("map")
-    context["crew_map"] = crew_map
-    context["config"]["map"] = crew_map.name
+    context["config"]["map"] = context["map"].name
     return render(request, "map_ui/crew.html", context)

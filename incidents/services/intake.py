@@ -117,7 +117,8 @@ def phone_normalize(raw: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def attributes_clean(category: Category, answers: dict, errors: dict) -> dict:
+def attributes_clean(category: Category, answers: dict, errors: dict, *,
+                     require: bool = True) -> dict:
     """Check answers to the category's extra questions; return them normalised."""
     if not isinstance(answers, dict):
         errors.setdefault("attributes", []).append(_("attributes must be an object."))
@@ -135,7 +136,7 @@ def attributes_clean(category: Category, answers: dict, errors: dict) -> dict:
         key = f"attribute[{code}]"
         empty = value is None or value == "" or value == []
         if empty:
-            if attribute.required:
+            if attribute.required and require:
                 errors.setdefault(key, []).append(
                     _("“%(question)s” must be answered.") % {"question": attribute.description_in()}
                 )
@@ -269,7 +270,7 @@ class _Checked:
     media_urls: list[str]
 
 
-def report_validate(data: ReportInput) -> _Checked:
+def report_validate(data: ReportInput, *, joining: bool = False) -> _Checked:
     """Every check that needs no lock. Raises a DomainError; changes nothing."""
     errors: dict[str, list[str]] = {}
     category = category_for_intake(str(data.category_code or ""))
@@ -317,7 +318,8 @@ def report_validate(data: ReportInput) -> _Checked:
     name = (data.reporter_name or "").strip()
     if len(name) > 200:
         errors.setdefault("name", []).append(_("The name is too long (200 characters at most)."))
-    attributes = attributes_clean(category, data.attributes or {}, errors)
+    # Someone joining an incident ("me too") is not asked its questions again.
+    attributes = attributes_clean(category, data.attributes or {}, errors, require=not joining)
     if len(data.photos) + len(data.media_urls) > MAX_PHOTOS:
         errors.setdefault("photos", []).append(
             _("A report can have at most %(n)s photos.") % {"n": MAX_PHOTOS})
@@ -378,9 +380,10 @@ def _incident_join(*, incident_id: int, point: Point, now: datetime) -> Incident
         first_reported_at=incident.first_reported_at,
         sla_hours=incident.category.sla_hours, now=now,
         reopened=incident.status == Status.REOPENED)
-    incident.version += 1
+    # The version is not bumped: another reporter joining changes nothing a crew or a
+    # dispatcher works with, and must not make their next update stale.
     incident.save(update_fields=["location", "report_count", "last_reported_at", "priority",
-                                 "version", "updated_at"])
+                                 "updated_at"])
     return incident
 
 
@@ -449,7 +452,7 @@ def report_submit(*, data: ReportInput, user=None, submitted_by=None, api_client
     the point (see gis.geo.cell_lock_keys), so two reports of one problem arriving at the
     same moment end in one incident. `join` given means "me too": join that incident.
     """
-    checked = report_validate(data)
+    checked = report_validate(data, joining=join is not None)
     fingerprint = data.fingerprint()
     if api_client:
         scope = f"c{api_client.pk}"

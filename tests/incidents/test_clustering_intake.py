@@ -39,3 +39,18 @@ def test_new_incident_records_its_first_status(category, make_report):
     update = IncidentUpdate.objects.get(incident_id=report.incident_id)
     assert (update.from_status, update.to_status, update.public) == ("", Status.NEW, True)
     assert Report.objects.get(pk=report.pk).status == Status.NEW
+
+
+def test_me_too_on_a_category_with_a_required_question_needs_no_answer(category, make_report):
+    from fixtures.factories import CategoryAttributeFactory
+    from incidents.services import ReportInput, report_submit
+
+    CategoryAttributeFactory(category=category, code="size", required=True,
+                             datatype="singlevaluelist", values=[{"key": "small"}])
+    first = make_report(category, attributes={"size": "small"})
+
+    joined = report_submit(data=ReportInput(category_code=category.code, lon=CENTRE[0],
+                                            lat=CENTRE[1]), join=first.incident).report
+
+    assert joined.incident_id == first.incident_id
+    assert joined.joined_existing is True

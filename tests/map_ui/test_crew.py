@@ -104,6 +104,7 @@ def test_crew_sees_todays_stops_in_order_on_a_list_and_a_map(asgi_server, local_
     expect(cards.nth(0)).to_have_class(re.compile(r"\bis-next\b"))
     expect(cards.nth(0).locator(".crew-next")).to_have_text("Next stop")
     expect(cards.nth(1)).not_to_have_class(re.compile(r"\bis-next\b"))
+    screenshot(page, "crew-today")
     lon, lat = first.location.x, first.location.y
     expect(cards.nth(0).locator("a.crew-navigate")).to_have_attribute(
         "href", f"geo:{lat:.6f},{lon:.6f}?q={lat:.6f},{lon:.6f}")
@@ -120,7 +121,6 @@ def test_crew_sees_todays_stops_in_order_on_a_list_and_a_map(asgi_server, local_
     assert route_lines == 1
     expect(page.locator("#crew-name")).to_have_text("Road crew 1")
     expect(cards.nth(0).locator(".crew-eta")).to_have_text(re.compile(r"^\d{2}:\d{2}$"))
-    screenshot(page, "crew-today")
 
 
 def test_crew_works_the_first_stop_to_fixed_with_an_after_photo(asgi_server, local_only, route,

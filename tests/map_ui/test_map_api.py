@@ -1,10 +1,16 @@
-"""The console's map data (GET /api/v1/map/incidents/): grid clusters at low zoom, capped
-points at high zoom, changes since a moment, filters, permissions, a constant number of
-queries, and the console page's own access rules."""
+"""The console's data: the map API (GET /api/v1/map/incidents/: grid clusters at low zoom,
+capped points at high zoom, changes since a moment, filters, permissions, a constant number
+of queries), the live socket's consumer, and the console page's own access rules."""
 
+import json
+import uuid
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import async_to_sync
+from asgiref.testing import ApplicationCommunicator
+from channels.layers import get_channel_layer
+from channels.routing import URLRouter
 from django.contrib.gis.geos import Polygon
 from django.db import connection
 from django.utils import timezone
@@ -12,8 +18,10 @@ from rest_framework.test import APIClient
 
 from fixtures.factories import CategoryFactory
 from incidents import selectors_map
+from incidents.events import LIVE_GROUP
 from incidents.models import Channel, Incident, Status
 from incidents.services import ReportInput, incident_transition, report_submit
+from map_ui.routing import websocket_urlpatterns
 from ops.roles import Role
 from tests.conftest import CENTRE, offset, user_with_role
 
@@ -145,11 +153,9 @@ def test_high_zoom_returns_the_incidents_in_the_box_most_urgent_first(console_cl
     # then
     assert (body["mode"], body["total"], body["truncated"]) == ("points", 2, False)
     assert [f["id"] for f in body["features"]] == [urgent.pk, near.pk]
-    props = body["features"][1]["properties"]
-    assert {k: props[k] for k in ("id", "status", "category_id", "report_count", "version",
-                                  "sla_breached", "cluster")} == {
-        "id": near.pk, "status": "new", "category_id": category.pk, "report_count": 1,
-        "version": near.version, "sla_breached": False, "cluster": False}
+    assert body["features"][1]["properties"] == {
+        "cluster": False, "id": near.pk, "status": "new", "priority": near.priority,
+        "category_id": category.pk, "report_count": 1, "sla_breached": False}
 
 
 def test_points_are_capped_and_say_so(console_client, category, monkeypatch):
@@ -374,8 +380,97 @@ def test_console_page_carries_its_config_and_local_assets(client, city, district
     assert 'id="rasad-config"' in html
     assert "/static/map_ui/js/console.js" in html
     assert "/static/vendor/leaflet.heat/leaflet-heat.js" in html
-    assert "unpkg.com" not in html and "cdn.jsdelivr" not in html
+    assert "unpkg.com" not in html
+    assert "cdn.jsdelivr" not in html
     config = response.context["config"]
     assert (config["can_dispatch"], config["urls"]["live"]) == (True, "/ws/live/")
     assert {c["code"] for c in config["categories"]} == {"pothole"}
     assert {d["code"] for d in config["districts"]} == {"west"}
+
+
+# --- the live socket ----------------------------------------------------------------------
+
+@pytest.fixture
+def own_channel_layer(settings):
+    """The real Redis layer under a prefix of this test's own: no other test run's events."""
+    settings.CHANNEL_LAYERS = {"default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": settings.REDIS_URL, "socket_timeout": None}],
+                   "prefix": f"rasad-test-{uuid.uuid4().hex}"}}}
+    return get_channel_layer()
+
+
+class Socket(ApplicationCommunicator):
+    """The websocket side of ASGI, as uvicorn speaks it to the routing (channels.testing
+    would need daphne)."""
+
+    def __init__(self, user):
+        super().__init__(URLRouter(websocket_urlpatterns), {
+            "type": "websocket", "path": "/ws/live/", "query_string": b"", "headers": [],
+            "subprotocols": [], "user": user})
+
+    async def connect(self) -> tuple[bool, int | None]:
+        await self.send_input({"type": "websocket.connect"})
+        answer = await self.receive_output(5)
+        if answer["type"] == "websocket.close":
+            return False, answer.get("code")
+        return True, None
+
+    async def send_json_to(self, data) -> None:
+        await self.send_input({"type": "websocket.receive", "text": json.dumps(data)})
+
+    async def send_to(self, *, text_data: str) -> None:
+        await self.send_input({"type": "websocket.receive", "text": text_data})
+
+    async def receive_json_from(self, timeout: float = 5):
+        return json.loads((await self.receive_output(timeout))["text"])
+
+    async def disconnect(self) -> None:
+        await self.send_input({"type": "websocket.disconnect", "code": 1000})
+        await self.wait(5)
+
+
+def _socket(user) -> Socket:
+    return Socket(user)
+
+
+def test_live_socket_greets_answers_pings_and_forwards_events(own_channel_layer):
+    # given
+    user = user_with_role(Role.DISPATCHER, is_staff=True)
+    event = {"kind": "incident.created", "incident_id": 7, "status": "new", "lon": 24.93,
+             "lat": 60.17}
+
+    async def scenario():
+        socket = _socket(user)
+        connected, _ = await socket.connect()
+        hello = await socket.receive_json_from(timeout=5)
+        await socket.send_json_to({"type": "ping", "t": 123})
+        pong = await socket.receive_json_from(timeout=5)
+        await socket.send_to(text_data="not json")  # ignored, the socket stays
+        await own_channel_layer.group_send(LIVE_GROUP, {"type": "incident.event",
+                                                        "event": event})
+        pushed = await socket.receive_json_from(timeout=5)
+        await socket.disconnect()
+        return connected, hello, pong, pushed
+
+    # when
+    connected, hello, pong, pushed = async_to_sync(scenario)()
+
+    # then
+    assert connected is True
+    assert (hello["kind"], pong["kind"], pong["t"]) == ("hello", "pong", 123)
+    assert hello["server_time"] <= pong["server_time"]
+    assert pushed == event
+
+
+# database_sync_to_async closes a connection held in a test's transaction: commit instead.
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("role", [Role.CITIZEN, None])
+def test_live_socket_refuses_non_staff(own_channel_layer, role):
+    async def scenario():
+        socket = _socket(user_with_role(role))
+        return await socket.connect()
+
+    connected, code = async_to_sync(scenario)()
+
+    assert (connected, code) == (False, 4403)

@@ -9,7 +9,15 @@
   "use strict";
   const R = window.Rasad;
   const cfg = R.config;
-  const t = R.t;
+  /* Messages are written as gettext("…"), ngettext("…", "…", n) and interpolate(…) so that
+     `makemessages -d djangojs` finds them; these wrap the catalogue from /jsi18n/. */
+  const gettext = (msg) => (window.gettext ? window.gettext(msg) : msg);
+  const interpolate = (text, values) => (window.interpolate ? window.interpolate(text, values, true)
+    : text.replace(/%\((\w+)\)s/g, (m, k) => (k in values ? values[k] : m)));
+  function ngettext(singular, pluralForm, count, values) {
+    const text = window.ngettext ? window.ngettext(singular, pluralForm, count) : (count === 1 ? singular : pluralForm);
+    return values ? interpolate(text, values) : text;
+  }
   const map = R.mapByName(cfg.map);
   if (!map) return;
   const canDispatch = !!cfg.can_dispatch;
@@ -22,6 +30,7 @@
     on_site: "#6a1b9a", resolved: "#5e35b1", closed: "#78909c", rejected: "#9e9e9e",
     merged: "#bdbdbd", reopened: "#d81b60" };
   const BREACH = "#c62828";
+  const DECLUTTER_MAX = 1500;
   const SELECTED = "#0b5cad";
   const CREW_COLOURS = ["#00897b", "#5e35b1", "#f4511e", "#3949ab", "#7cb342", "#8d6e63",
     "#d81b60", "#00acc1", "#6d4c41", "#c0ca33"];
@@ -32,6 +41,7 @@
   const categoriesById = new Map((cfg.categories || []).map((c) => [c.id, c]));
   const categoriesByCode = new Map((cfg.categories || []).map((c) => [c.code, c]));
   const districtsById = new Map((cfg.districts || []).map((d) => [d.id, d]));
+  const districtsByCode = new Map((cfg.districts || []).map((d) => [d.code, d]));
   const statusNames = new Map((cfg.statuses || []).map((s) => [s.code, s.name]));
   const channelNames = new Map((cfg.channels || []).map((c) => [c.code, c.name]));
   const statusName = (code) => statusNames.get(code) || R.statusLabel(code);
@@ -73,8 +83,15 @@
     filters: null,
     tab: "incidents",
   };
-  const metrics = { firstDrawAt: null, requests: [], arrivals: {}, drawn: {}, crewMoves: {},
-    reconnects: 0, catchUps: [] };
+  // Timings for tests and benchmarks (performance.timeOrigin-based wall-clock ms).
+  const metrics = { firstDrawAt: null, requests: [], arrivals: {}, drawn: {}, drawnLog: [],
+    crewMoves: {}, reconnects: 0, catchUps: [] };
+  function drawnMark(id) {
+    const at = now();
+    metrics.drawn[id] = at;
+    metrics.drawnLog.push([id, at]);
+    if (metrics.drawnLog.length > 5000) metrics.drawnLog.shift();
+  }
 
   /* ---------------------------------------------------------------- layers */
   map.createPane("routes").style.zIndex = 390;
@@ -88,10 +105,10 @@
   pointLayer.addTo(map);
   const liveLayer = L.layerGroup().addTo(map);
   const crewLayer = L.layerGroup().addTo(map);
-  const heatLayer = L.heatLayer([], { radius: 22, blur: 16, maxZoom: 17, minOpacity: 0.3 });
+  const heatLayer = L.heatLayer([], { radius: 28, blur: 20, maxZoom: 17, minOpacity: 0.35 });
 
   L.control.layers(null, {
-    [t("Crews")]: crewLayer, [t("Crew trails")]: trailLayer, [t("Routes")]: planLayer,
+    [gettext("Crews")]: crewLayer, [gettext("Crew trails")]: trailLayer, [gettext("Routes")]: planLayer,
   }, { position: "topleft", collapsed: true }).addTo(map);
 
   const HeatControl = L.Control.extend({
@@ -101,7 +118,7 @@
       const button = L.DomUtil.create("button", "", box);
       button.type = "button";
       button.id = "heat-toggle";
-      button.textContent = t("Heatmap");
+      button.textContent = gettext("Heatmap");
       button.setAttribute("aria-pressed", "false");
       L.DomEvent.disableClickPropagation(box);
       L.DomEvent.on(button, "click", () => heatSet(!state.heat));
@@ -116,8 +133,8 @@
       const box = L.DomUtil.create("div", "console-legend");
       const open = (cfg.statuses || []).filter((s) => s.open);
       box.innerHTML = open.map((s) => `<span><i class="sw" style="background:${STATUS_COLOURS[s.code]}"></i>${R.esc(s.name)}</span>`).join("") +
-        `<span><i class="sw breach"></i>${R.esc(t("SLA breached"))}</span>` +
-        `<span><i class="sw big"></i>${R.esc(t("larger = higher priority"))}</span>`;
+        `<span><i class="sw breach"></i>${R.esc(gettext("SLA breached"))}</span>` +
+        `<span><i class="sw big"></i>${R.esc(gettext("larger = higher priority"))}</span>`;
       return box;
     },
   });
@@ -160,7 +177,7 @@
     marker.bindTooltip(() => {
       const q = marker.feature.properties;
       return `#${q.id} · ${R.esc(categoryName(q.category_id || q.category))} · ${R.esc(statusName(q.status))}` +
-        (q.sla_breached ? ` · ${R.esc(t("SLA breached"))}` : "");
+        (q.sla_breached ? ` · ${R.esc(gettext("SLA breached"))}` : "");
     }, { direction: "top", offset: [0, -6] });
     marker.on("click", (e) => incidentClicked(marker.feature.properties.id, e.originalEvent));
     return marker;
@@ -203,9 +220,9 @@
     const statusText = Object.entries(p.statuses || {}).map(([s, n]) => `${statusName(s)}: ${num(n)}`).join(", ");
     const marker = L.marker(latlng, { icon: clusterIcon(p), keyboard: false,
       title: `${num(p.count)} · ${statusText}` });
-    marker.bindTooltip(`<b>${R.esc(num(p.count))}</b> ${R.esc(t("incidents"))}<br>${R.esc(statusText)}<br>` +
-      `${R.esc(t("highest priority"))}: ${R.esc(num(Math.round(p.max_priority)))}` +
-      (p.sla_breached ? `<br><span class="breach-text">${R.esc(t("SLA breached"))}</span>` : ""), { direction: "top" });
+    marker.bindTooltip(`<b>${R.esc(num(p.count))}</b> ${R.esc(gettext("incidents"))}<br>${R.esc(statusText)}<br>` +
+      `${R.esc(gettext("highest priority"))}: ${R.esc(num(Math.round(p.max_priority)))}` +
+      (p.sla_breached ? `<br><span class="breach-text">${R.esc(gettext("SLA breached"))}</span>` : ""), { direction: "top" });
     marker.on("click", () => map.setView(latlng, Math.min(map.getZoom() + 2, cfg.points_zoom || 16)));
     return marker;
   }
@@ -293,10 +310,10 @@
     try {
       const response = await fetch(url, { credentials: "same-origin", signal: controller.signal,
         headers: { "Accept": "application/json", "Accept-Language": R.lang } });
-      if (!response.ok) { toast(t("The map could not be loaded."), "bad"); return; }
+      if (!response.ok) { toast(gettext("The map could not be loaded."), "bad"); return; }
       data = await response.json();
     } catch (e) {
-      if (e.name !== "AbortError") toast(t("The map could not be loaded."), "bad");
+      if (e.name !== "AbortError") toast(gettext("The map could not be loaded."), "bad");
       return;
     }
     if (seq !== fetchSeq) return;
@@ -324,6 +341,9 @@
       if (layer.options.liveAt < requestStarted + performance.timeOrigin) return;
       liveLayer.removeLayer(layer);
     });
+    // A few hundred points are de-overlapped (markercluster, spiderfied at the last zoom);
+    // thousands go straight onto the canvas, which draws them in a few milliseconds.
+    const declutter = data.mode === "points" && data.features.length <= DECLUTTER_MAX;
     const points = [];
     for (const f of data.features) {
       const [lon, lat] = f.geometry.coordinates;
@@ -336,7 +356,7 @@
       if (liveMarker) liveLayer.removeLayer(liveMarker);
       const marker = incidentMarker([lat, lon], p);
       state.markers.set(p.id, marker);
-      if (data.mode === "points") points.push(marker); else incidentLayer.addLayer(marker);
+      if (declutter) points.push(marker); else incidentLayer.addLayer(marker);
     }
     if (points.length) pointLayer.addLayers(points);
     heatFill(data);
@@ -345,11 +365,18 @@
 
   function heatFill(data) {
     if (!state.heat) return;
-    const max = Math.max(1, ...data.features.map((f) => f.properties.count || 1));
+    // Clusters weigh their count, points their priority; the largest cluster (or a few
+    // urgent points together) saturates.
+    let max = 1;
+    for (const f of data.features) max = Math.max(max, f.properties.count || 1);
+    // maxZoom = this zoom: leaflet.heat would otherwise fade lower zooms, but the server has
+    // already summed the incidents of each cell.
+    heatLayer.setOptions({ max: data.mode === "clusters" ? Math.max(2, max * 0.6) : 2,
+      maxZoom: Math.round(map.getZoom()) });
     heatLayer.setLatLngs(data.features.map((f) => {
       const [lon, lat] = f.geometry.coordinates;
       const p = f.properties;
-      return [lat, lon, p.cluster ? Math.max(0.15, Math.sqrt(p.count / max)) : 0.3 + (p.priority || 0) / 150];
+      return [lat, lon, p.cluster ? p.count : 0.5 + (p.priority || 0) / 100];
     }));
   }
 
@@ -358,18 +385,18 @@
     const checked = state.selected.has(item.id) ? " checked" : "";
     const district = districtsById.get(item.district_id);
     const meta = [R.fmtDate(item.first_reported_at), relative(item.first_reported_at),
-      item.report_count ? `${num(item.report_count)} ${t("reports")}` : "",
+      item.report_count ? ngettext("%(n)s report", "%(n)s reports", item.report_count, { n: num(item.report_count) }) : "",
       district ? district.name : ""].filter(Boolean).map(R.esc).join(" · ");
     return `<li class="inc-item${fresh ? " fresh" : ""}${state.detailId === item.id ? " current" : ""}" data-id="${item.id}">` +
-      `<input type="checkbox" class="sel" data-id="${item.id}"${checked} aria-label="${R.esc(R.fmt("Select incident #%(id)s", { id: item.id }))}">` +
+      `<input type="checkbox" class="sel" data-id="${item.id}"${checked} aria-label="${R.esc(interpolate(gettext("Select incident #%(id)s"), { id: item.id }))}">` +
       `<button type="button" class="inc-open" data-id="${item.id}">` +
       `<span class="row1"><span class="badge status-${R.esc(item.status)}">${R.esc(statusName(item.status))}</span> ` +
       `<strong>${R.esc(categoryName(item.category_id || item.category))}</strong> <span class="muted">#${item.id}</span>` +
-      `<span class="prio" title="${R.esc(t("priority"))}">${R.esc(num(Math.round(item.priority || 0)))}</span></span>` +
-      (item.sla_breached ? `<span class="badge breach-badge">${R.esc(t("SLA breached"))}</span> ` : "") +
-      (fresh ? `<span class="badge new-badge">${R.esc(t("just in"))}</span> ` : "") +
-      (item.summary ? `<span class="summary">${R.esc(item.summary)}</span>` : "") +
-      (item.address ? `<span class="address muted small">${R.esc(item.address)}</span>` : "") +
+      `<span class="prio" title="${R.esc(gettext("priority"))}">${R.esc(num(Math.round(item.priority || 0)))}</span></span>` +
+      (item.sla_breached ? `<span class="badge breach-badge">${R.esc(gettext("SLA breached"))}</span> ` : "") +
+      (fresh ? `<span class="badge new-badge">${R.esc(gettext("just in"))}</span> ` : "") +
+      (item.summary ? `<span class="summary" dir="auto">${R.esc(item.summary)}</span>` : "") +
+      (item.address ? `<span class="address muted small" dir="auto">${R.esc(item.address)}</span>` : "") +
       (meta ? `<span class="meta muted small">${meta}</span>` : "") +
       `</button></li>`;
   }
@@ -388,9 +415,9 @@
     $("#incident-empty").classList.toggle("hidden", rows.length + fresh.length > 0);
     $("#tab-incidents-count").textContent = num(data.total || 0);
     const shown = rows.length;
-    $("#list-note").textContent = data.total > shown ? R.fmt("the %(n)s most urgent of %(total)s", { n: num(shown), total: num(data.total) }) : "";
-    $("#view-count").textContent = R.fmt("%(n)s in view", { n: num(data.total || 0) }) +
-      (data.truncated ? " · " + R.fmt("map shows the %(cap)s most urgent", { cap: num(cfg.points_cap || 5000) }) : "");
+    $("#list-note").textContent = data.total > shown ? interpolate(gettext("the %(n)s most urgent of %(total)s"), { n: num(shown), total: num(data.total) }) : "";
+    $("#view-count").textContent = ngettext("%(n)s incident in view", "%(n)s incidents in view", data.total || 0, { n: num(data.total || 0) }) +
+      (data.truncated ? " · " + interpolate(gettext("map shows the %(cap)s most urgent"), { cap: num(cfg.points_cap || 5000) }) : "");
     syncSelectVisible();
   }
 
@@ -472,15 +499,15 @@
     syncSelectVisible();
     const ni = state.selected.size, nc = state.selectedCrews.size;
     $("#selection-summary").textContent = ni || nc
-      ? R.fmt("%(i)s incidents and %(c)s crews selected", { i: num(ni), c: num(nc) })
-      : t("Shift-click incidents, tick crews, then plan.");
+      ? ngettext("%(i)s incident", "%(i)s incidents", ni, { i: num(ni) }) + " · " + ngettext("%(c)s crew selected", "%(c)s crews selected", nc, { c: num(nc) })
+      : gettext("Shift-click incidents, tick crews, then plan.");
     $("#clear-selection").disabled = !(ni || nc);
     const plan = $("#plan-button");
     if (plan) {
       plan.disabled = nc === 0;
-      plan.textContent = nc === 0 ? t("Plan routes")
-        : ni ? R.fmt("Plan %(i)s incidents on %(c)s crews", { i: num(ni), c: num(nc) })
-          : R.fmt("Plan all verified incidents on %(c)s crews", { c: num(nc) });
+      plan.textContent = nc === 0 ? gettext("Plan routes")
+        : ni ? ngettext("Plan %(i)s incident", "Plan %(i)s incidents", ni, { i: num(ni) }) + " " + ngettext("on %(c)s crew", "on %(c)s crews", nc, { c: num(nc) })
+          : ngettext("Plan all verified incidents on %(c)s crew", "Plan all verified incidents on %(c)s crews", nc, { c: num(nc) });
     }
   }
 
@@ -516,10 +543,10 @@
   }
   function errorText(res) {
     const d = res && res.data;
-    if (!d) return t("Something went wrong. Try again.");
+    if (!d) return gettext("Something went wrong. Try again.");
     if (d.detail) return String(d.detail);
     const first = Object.values(d)[0];
-    return Array.isArray(first) ? String(first[0]) : String(first || t("Something went wrong. Try again."));
+    return Array.isArray(first) ? String(first[0]) : String(first || gettext("Something went wrong. Try again."));
   }
 
   /* ---------------------------------------------------------------- incident detail */
@@ -530,19 +557,21 @@
     const pane = $("#pane-detail");
     for (const tab of ["incidents", "crews", "plans"]) $(`#pane-${tab}`).classList.add("hidden");
     pane.classList.remove("hidden");
-    if (!state.detail || state.detail.id !== id) pane.innerHTML = `<p class="muted">${R.esc(t("Loading…"))}</p>`;
+    if (!state.detail || state.detail.id !== id) pane.innerHTML = `<p class="muted">${R.esc(gettext("Loading…"))}</p>`;
     const res = await R.api(`/api/v1/incidents/${id}/`);
     if (seq !== detailSeq || state.detailId !== id) return;
     if (!res.ok) { pane.innerHTML = `<p class="error">${R.esc(errorText(res))}</p>`; return; }
     const f = res.data;
+    const form = detailFormRead(pane, id);
     state.detail = Object.assign({ id }, f.properties, { lon: f.geometry.coordinates[0], lat: f.geometry.coordinates[1] });
-    renderDetail(state.detail);
+    renderDetail(state.detail, form);
     for (const li of $$("#incident-list li.current")) li.classList.remove("current");
     const li = $(`#incident-list li[data-id="${id}"]`);
     if (li) li.classList.add("current");
     const latlng = [state.detail.lat, state.detail.lon];
     if (opts && opts.pan) map.panTo(latlng);
-    popupShow(latlng, state.detail);
+    // Only when the dispatcher opened it: a live reload must not reopen a closed popup.
+    if (opts) popupShow(latlng, state.detail);
   }
 
   let popup = null;
@@ -559,6 +588,7 @@
     if (first && first.properties.description) {
       const p = document.createElement("p");
       p.className = "summary";
+      p.dir = "auto";
       p.textContent = first.properties.description.slice(0, 240);
       box.append(p);
     }
@@ -577,7 +607,30 @@
     tabShow(state.tab);
   }
 
-  function renderDetail(d) {
+  /* What the dispatcher has typed or ticked in the detail: a live re-render of the same
+     incident must not throw it away. */
+  function detailFormRead(pane, id) {
+    if (!state.detail || state.detail.id !== id || !pane.firstChild) return null;
+    const value = (sel) => { const el = $(sel, pane); return el ? el.value : ""; };
+    const pub = $("#transition-public", pane);
+    return { reason: value("#transition-note"), note: value("#note-text"), mergeId: value("#merge-target-id"),
+      merge: value("#merge-target"), pin: value("#pin-crew"), public: pub ? pub.checked : true,
+      split: $$("input.split-sel:checked", pane).map((b) => b.value) };
+  }
+
+  function detailFormWrite(pane, form) {
+    if (!form) return;
+    const put = (sel, v) => { const el = $(sel, pane); if (el && v) el.value = v; };
+    put("#transition-note", form.reason); put("#note-text", form.note); put("#merge-target-id", form.mergeId);
+    put("#pin-crew", form.pin);
+    const pub = $("#transition-public", pane);
+    if (pub) pub.checked = form.public;
+    for (const box of $$("input.split-sel", pane)) box.checked = form.split.includes(box.value);
+    const merge = $("#merge-target", pane);
+    if (merge) merge.dataset.want = form.merge || "";
+  }
+
+  function renderDetail(d, form) {
     const pane = $("#pane-detail");
     const reports = d.reports || [];
     const allowed = (d.allowed_transitions || []).filter((s) => !NOT_FROM_CONSOLE.has(s));
@@ -585,63 +638,64 @@
       `<option value="${c.feature.id}">${R.esc(c.feature.properties.code)} — ${R.esc(c.feature.properties.name)}</option>`).join("");
     const selected = state.selected.has(d.id);
     let html = `<div class="detail-head">
-      <button type="button" class="btn secondary small" id="detail-back">${R.esc(t("Back to list"))}</button>
-      <label class="con-check"><input type="checkbox" id="detail-select"${selected ? " checked" : ""}> ${R.esc(t("Selected for planning"))}</label>
+      <button type="button" class="btn secondary small" id="detail-back">${R.esc(gettext("Back to list"))}</button>
+      <label class="con-check"><input type="checkbox" id="detail-select"${selected ? " checked" : ""}> ${R.esc(gettext("Selected for planning"))}</label>
     </div>
     <h2 class="detail-title">#${d.id} ${R.esc(categoryName(d.category))}</h2>
     <p><span class="badge status-${R.esc(d.status)}">${R.esc(statusName(d.status))}</span>
-      ${d.sla_breached ? `<span class="badge breach-badge">${R.esc(t("SLA breached"))}</span>` : ""}
-      <span class="muted">${R.esc(t("priority"))} ${R.esc(num(Math.round(d.priority || 0)))}</span></p>
+      ${d.sla_breached ? `<span class="badge breach-badge">${R.esc(gettext("SLA breached"))}</span>` : ""}
+      <span class="muted">${R.esc(gettext("priority"))} ${R.esc(num(Math.round(d.priority || 0)))}</span></p>
     <dl class="facts">
-      <dt>${R.esc(t("First reported"))}</dt><dd>${R.esc(R.fmtDate(d.first_reported_at))}</dd>
-      <dt>${R.esc(t("SLA due"))}</dt><dd>${R.esc(R.fmtDate(d.sla_due_at))}</dd>
-      <dt>${R.esc(t("Reports"))}</dt><dd>${R.esc(num(d.report_count || reports.length))}</dd>
-      ${d.district ? `<dt>${R.esc(t("District"))}</dt><dd>${R.esc(d.district)}</dd>` : ""}
+      <dt>${R.esc(gettext("First reported"))}</dt><dd>${R.esc(R.fmtDate(d.first_reported_at))}</dd>
+      <dt>${R.esc(gettext("SLA due"))}</dt><dd>${R.esc(R.fmtDate(d.sla_due_at))}</dd>
+      <dt>${R.esc(gettext("Reports"))}</dt><dd>${R.esc(num(d.report_count || reports.length))}</dd>
+      ${d.district ? `<dt>${R.esc(gettext("District"))}</dt><dd>${R.esc((districtsByCode.get(d.district) || { name: d.district }).name)}</dd>` : ""}
     </dl>`;
     if (canDispatch && allowed.length) {
-      html += `<section class="detail-actions"><h3>${R.esc(t("Decide"))}</h3>
-        <label for="transition-note">${R.esc(t("Reason or note"))}</label>
+      html += `<section class="detail-actions"><h3>${R.esc(gettext("Decide"))}</h3>
+        <label for="transition-note">${R.esc(gettext("Reason or note"))}</label>
         <textarea id="transition-note" rows="2" maxlength="4000"></textarea>
-        <label class="con-check"><input type="checkbox" id="transition-public" checked> ${R.esc(t("Tell the reporters"))}</label>
+        <label class="con-check"><input type="checkbox" id="transition-public" checked> ${R.esc(gettext("Tell the reporters"))}</label>
         <div class="buttons">${allowed.map((s) => `<button type="button" class="btn${s === "rejected" ? " danger" : s === "verified" ? "" : " secondary"}" data-transition="${R.esc(s)}">${R.esc(transitionLabel(s))}</button>`).join("")}</div>
       </section>`;
     }
-    html += `<section><h3>${R.esc(t("Reports"))}</h3><ul class="report-list">` + reports.map((r) => {
+    html += `<section><h3>${R.esc(gettext("Reports"))}</h3><ul class="report-list">` + reports.map((r) => {
       const p = r.properties;
       const photos = (p.photos || []).filter((ph) => ph.thumbnail_url || ph.url).map((ph) =>
-        `<a href="${R.esc(ph.url || ph.thumbnail_url)}" target="_blank" rel="noopener"><img src="${R.esc(ph.thumbnail_url || ph.url)}" alt="${R.esc(t("photo"))}" loading="lazy"></a>`).join("");
-      return `<li>${canDispatch && reports.length > 1 ? `<input type="checkbox" class="split-sel" value="${r.id}" aria-label="${R.esc(R.fmt("Split report %(code)s off", { code: p.tracking_code }))}">` : ""}
+        `<a href="${R.esc(ph.url || ph.thumbnail_url)}" target="_blank" rel="noopener"><img src="${R.esc(ph.thumbnail_url || ph.url)}" alt="${R.esc(gettext("photo"))}" loading="lazy"></a>`).join("");
+      return `<li>${canDispatch && reports.length > 1 ? `<input type="checkbox" class="split-sel" value="${r.id}" aria-label="${R.esc(interpolate(gettext("Split report %(code)s off"), { code: p.tracking_code }))}">` : ""}
         <div><span class="muted small">${R.esc(p.tracking_code)} · ${R.esc(channelNames.get(p.channel) || p.channel)} · ${R.esc(R.fmtDate(p.created_at))}</span>
-        ${p.description ? `<p class="citizen-text">${R.esc(p.description)}</p>` : ""}
-        ${p.address ? `<p class="muted small">${R.esc(p.address)}</p>` : ""}
+        ${p.description ? `<p class="citizen-text" dir="auto">${R.esc(p.description)}</p>` : ""}
+        ${p.address ? `<p class="muted small" dir="auto">${R.esc(p.address)}</p>` : ""}
         ${photos ? `<div class="thumbs">${photos}</div>` : ""}</div></li>`;
     }).join("") + `</ul>`;
     if (canDispatch && reports.length > 1) {
-      html += `<button type="button" class="btn secondary small" id="split-button" disabled>${R.esc(t("Split the ticked reports into a new incident"))}</button>`;
+      html += `<button type="button" class="btn secondary small" id="split-button" disabled>${R.esc(gettext("Split the ticked reports into a new incident"))}</button>`;
     }
     html += `</section>`;
     if (canDispatch) {
-      html += `<section class="detail-merge"><h3>${R.esc(t("Merge"))}</h3>
-        <label for="merge-target">${R.esc(t("Merge this incident into"))}</label>
-        <div class="row"><select id="merge-target"><option value="">${R.esc(t("Loading nearby incidents…"))}</option></select>
-        <input type="number" id="merge-target-id" min="1" placeholder="#" aria-label="${R.esc(t("or an incident number"))}"></div>
-        <button type="button" class="btn secondary small" id="merge-button">${R.esc(t("Merge"))}</button>
+      html += `<section class="detail-merge"><h3>${R.esc(gettext("Merge"))}</h3>
+        <label for="merge-target">${R.esc(gettext("Merge this incident into"))}</label>
+        <div class="row"><select id="merge-target"><option value="">${R.esc(gettext("Loading nearby incidents…"))}</option></select>
+        <input type="number" id="merge-target-id" min="1" placeholder="#" aria-label="${R.esc(gettext("or an incident number"))}"></div>
+        <button type="button" class="btn secondary small" id="merge-button">${R.esc(gettext("Merge"))}</button>
       </section>
-      <section class="detail-pin"><h3>${R.esc(t("Pin to a crew"))}</h3>
+      <section class="detail-pin"><h3>${R.esc(gettext("Pin to a crew"))}</h3>
         <div class="row"><select id="pin-crew">${crewOptions}</select>
-        <button type="button" class="btn secondary small" id="pin-button">${R.esc(t("Pin"))}</button>
-        <button type="button" class="btn secondary small" id="unpin-button">${R.esc(t("Unpin"))}</button></div>
-        <p class="muted small">${R.esc(t("A pinned incident is planned only on that crew's route."))}</p>
+        <button type="button" class="btn secondary small" id="pin-button">${R.esc(gettext("Pin"))}</button>
+        <button type="button" class="btn secondary small" id="unpin-button">${R.esc(gettext("Unpin"))}</button></div>
+        <p class="muted small">${R.esc(gettext("A pinned incident is planned only on that crew's route."))}</p>
       </section>`;
     }
-    html += `<section class="detail-note"><h3>${R.esc(t("Internal note"))}</h3>
+    html += `<section class="detail-note"><h3>${R.esc(gettext("Internal note"))}</h3>
       <textarea id="note-text" rows="2" maxlength="4000"></textarea>
-      <button type="button" class="btn secondary small" id="note-button">${R.esc(t("Add note"))}</button></section>`;
-    html += `<section><h3>${R.esc(t("History"))}</h3><ol class="timeline">` + (d.timeline || []).map((e) =>
-      `<li><span class="muted small">${R.esc(R.fmtDate(e.created_at))}${e.by ? " · " + R.esc(e.by) : ""}${e.public === false ? " · " + R.esc(t("internal")) : ""}</span><br>` +
+      <button type="button" class="btn secondary small" id="note-button">${R.esc(gettext("Add note"))}</button></section>`;
+    html += `<section><h3>${R.esc(gettext("History"))}</h3><ol class="timeline">` + (d.timeline || []).map((e) =>
+      `<li><span class="muted small">${R.esc(R.fmtDate(e.created_at))}${e.by ? " · " + R.esc(e.by) : ""}${e.public === false ? " · " + R.esc(gettext("internal")) : ""}</span><br>` +
       (e.to_status ? `${e.from_status ? R.esc(statusName(e.from_status)) + " → " : ""}<b>${R.esc(statusName(e.to_status))}</b>` : "") +
-      (e.note ? `<div class="citizen-text">${R.esc(e.note)}</div>` : "") + `</li>`).join("") + `</ol></section>`;
+      (e.note ? `<div class="citizen-text" dir="auto">${R.esc(e.note)}</div>` : "") + `</li>`).join("") + `</ol></section>`;
     pane.innerHTML = html;
+    detailFormWrite(pane, form);
     $("#detail-back").addEventListener("click", detailClose);
     $("#detail-select").addEventListener("change", (e) => selectToggle(d.id, e.target.checked));
     for (const button of $$("[data-transition]", pane)) button.addEventListener("click", () => transition(d, button.dataset.transition));
@@ -653,6 +707,7 @@
         split.disabled = n === 0 || n === boxes.length;
       };
       boxes.forEach((b) => b.addEventListener("change", update));
+      update();
       split.addEventListener("click", () => splitReports(d, boxes.filter((b) => b.checked).map((b) => Number(b.value))));
     }
     if (canDispatch) {
@@ -668,22 +723,23 @@
   }
 
   function transitionLabel(status) {
-    const labels = { verified: t("Verify"), rejected: t("Reject"), resolved: t("Mark resolved"),
-      closed: t("Close"), reopened: t("Reopen") };
-    return labels[status] || R.fmt("Move to %(status)s", { status: statusName(status) });
+    const labels = { verified: gettext("Verify"), rejected: gettext("Reject"), resolved: gettext("Mark resolved"),
+      closed: gettext("Close"), reopened: gettext("Reopen") };
+    return labels[status] || interpolate(gettext("Move to %(status)s"), { status: statusName(status) });
   }
 
   async function transition(d, to) {
     const note = $("#transition-note").value.trim();
     if (NEEDS_REASON.has(to) && !note) {
-      toast(t("Give a reason: the reporters will read it."), "bad");
+      toast(gettext("Give a reason: the reporters will read it."), "bad");
       $("#transition-note").focus();
       return;
     }
     const res = await R.api(`/api/v1/incidents/${d.id}/transition/`, { json: {
       to, note, public: $("#transition-public").checked, version: d.version } });
     if (!res.ok) { toast(errorText(res), "bad"); detailOpen(d.id); return; }
-    toast(R.fmt("#%(id)s is now %(status)s", { id: d.id, status: statusName(to) }));
+    $("#transition-note").value = "";
+    toast(interpolate(gettext("#%(id)s is now %(status)s"), { id: d.id, status: statusName(to) }));
     applyIncidentChange({ incident_id: d.id, status: to, priority: d.priority, category: d.category,
       lon: d.lon, lat: d.lat, report_count: d.report_count });
     detailOpen(d.id);
@@ -696,19 +752,20 @@
     const res = await R.api(`/api/v1/incidents/nearby/?${q}`);
     if (!select.isConnected || state.detailId !== d.id) return;
     const others = res.ok ? (res.data.features || []).filter((f) => f.properties.id !== d.id && f.id !== d.id) : [];
-    select.innerHTML = `<option value="">${R.esc(others.length ? t("Choose an incident") : t("No open incident of this category nearby"))}</option>` +
+    select.innerHTML = `<option value="">${R.esc(others.length ? gettext("Choose an incident") : gettext("No open incident of this category nearby"))}</option>` +
       others.map((f) => {
         const p = f.properties;
         const id = p.id || f.id;
-        return `<option value="${id}">#${id} · ${R.esc(statusName(p.status))} · ${R.esc(num(p.report_count))} ${R.esc(t("reports"))}</option>`;
+        return `<option value="${id}">#${id} · ${R.esc(statusName(p.status))} · ${R.esc(ngettext("%(n)s report", "%(n)s reports", p.report_count, { n: num(p.report_count) }))}</option>`;
       }).join("");
+    if (select.dataset.want) select.value = select.dataset.want;
   }
 
   async function mergeInto(d, target) {
-    if (!target) { toast(t("Choose the incident to merge into."), "bad"); return; }
+    if (!target) { toast(gettext("Choose the incident to merge into."), "bad"); return; }
     const res = await R.api(`/api/v1/incidents/${d.id}/merge/`, { json: { target } });
     if (!res.ok) { toast(errorText(res), "bad"); return; }
-    toast(R.fmt("#%(a)s merged into #%(b)s", { a: d.id, b: target }));
+    toast(interpolate(gettext("#%(a)s merged into #%(b)s"), { a: d.id, b: target }));
     state.selected.delete(d.id);
     listRemove(d.id);
     detailOpen(target, { pan: true });
@@ -719,7 +776,8 @@
     const res = await R.api(`/api/v1/incidents/${d.id}/split/`, { json: { report_ids: reportIds } });
     if (!res.ok) { toast(errorText(res), "bad"); return; }
     const created = res.data.properties ? res.data.properties.id || res.data.id : res.data.id;
-    toast(R.fmt("Split off into #%(id)s", { id: created }));
+    for (const box of $$("input.split-sel")) box.checked = false;
+    toast(interpolate(gettext("Split off into #%(id)s"), { id: created }));
     detailOpen(d.id);
     scheduleRefresh();
   }
@@ -728,8 +786,8 @@
     const res = await R.api("/api/v1/dispatch/pin/", { json: { incident: d.id, crew: crewId } });
     if (!res.ok) { toast(errorText(res), "bad"); return; }
     const crew = crewId ? state.crews.get(crewId) : null;
-    toast(crew ? R.fmt("#%(id)s pinned to %(crew)s; plan that crew to apply it.", { id: d.id, crew: crew.feature.properties.code })
-      : R.fmt("#%(id)s unpinned", { id: d.id }));
+    toast(crew ? interpolate(gettext("#%(id)s pinned to %(crew)s; plan that crew to apply it."), { id: d.id, crew: crew.feature.properties.code })
+      : interpolate(gettext("#%(id)s unpinned"), { id: d.id }));
   }
 
   async function noteAdd(d) {
@@ -737,7 +795,8 @@
     if (!note) return;
     const res = await R.api(`/api/v1/incidents/${d.id}/notes/`, { json: { note, public: false } });
     if (!res.ok) { toast(errorText(res), "bad"); return; }
-    toast(t("Note added"));
+    $("#note-text").value = "";
+    toast(gettext("Note added"));
     detailOpen(d.id);
   }
 
@@ -786,7 +845,7 @@
   function crewTooltip(crew) {
     const p = crew.feature.properties;
     return `<b>${R.esc(p.code)}</b> — ${R.esc(p.name)}<br>${R.esc(p.vehicle || "")}<br>` +
-      (p.at_depot ? R.esc(t("at the depot")) : R.esc(R.fmt("seen %(when)s", { when: relative(p.last_position_at) })));
+      (p.at_depot ? R.esc(gettext("at the depot")) : R.esc(interpolate(gettext("seen %(when)s"), { when: relative(p.last_position_at) })));
   }
 
   async function loadTrail(crew) {
@@ -805,8 +864,8 @@
         <label class="con-crew-row"><input type="checkbox" class="crew-sel" data-id="${c.feature.id}"${checked}>
         <span class="con-crew-chip" style="--c:${c.colour}">${R.esc(p.code)}</span>
         <span><strong>${R.esc(p.name)}</strong><br><span class="muted small">${R.esc((p.skills || []).join(", "))}</span><br>
-        <span class="muted small crew-seen">${p.at_depot ? R.esc(t("at the depot")) : R.esc(R.fmt("seen %(when)s", { when: relative(p.last_position_at) }))}</span></span></label>
-        <button type="button" class="btn secondary small crew-find" data-id="${c.feature.id}">${R.esc(t("Show"))}</button></li>`;
+        <span class="muted small crew-seen">${p.at_depot ? R.esc(gettext("at the depot")) : R.esc(interpolate(gettext("seen %(when)s"), { when: relative(p.last_position_at) }))}</span></span></label>
+        <button type="button" class="btn secondary small crew-find" data-id="${c.feature.id}">${R.esc(gettext("Show"))}</button></li>`;
     }).join("");
     $("#crew-empty").classList.toggle("hidden", crews.length > 0);
     $("#tab-crews-count").textContent = num(crews.length);
@@ -844,7 +903,7 @@
     crew.feature.properties.last_position_at = ev.at;
     crew.feature.properties.at_depot = false;
     const seen = $(`#con-crews li[data-id="${ev.crew_id}"] .crew-seen`);
-    if (seen) seen.textContent = R.fmt("seen %(when)s", { when: relative(ev.at) });
+    if (seen) seen.textContent = interpolate(gettext("seen %(when)s"), { when: relative(ev.at) });
     metrics.crewMoves[ev.crew_id] = { at: now(), lon: ev.lon, lat: ev.lat };
   }
 
@@ -877,7 +936,7 @@
         const marker = L.marker([lat, lon], { zIndexOffset: 500, icon: L.divIcon({ className: "stop-wrap", iconSize: [24, 24],
           html: `<span class="stop-icon${stop.locked ? " locked" : ""}" style="--c:${colour}">${R.esc(num(stop.sequence))}</span>` }) });
         marker.bindTooltip(`${R.esc(plan.crew)} · ${R.esc(num(stop.sequence))}. #${stop.incident.id} ${R.esc(stop.incident.category_name)}<br>` +
-          `${R.esc(t("ETA"))} ${R.esc(R.fmtDate(stop.eta, { timeStyle: "short" }))}`, { direction: "top" });
+          `${R.esc(gettext("ETA"))} ${R.esc(R.fmtDate(stop.eta, { timeStyle: "short" }))}`, { direction: "top" });
         marker.on("click", () => detailOpen(stop.incident.id, { pan: false }));
         marker.addTo(planLayer);
       }
@@ -890,11 +949,11 @@
     if (result) {
       const stops = result.plans.reduce((n, p) => n + p.stops.length, 0);
       resultBox.innerHTML = `<div class="plan-summary panel">
-        <strong>${R.esc(R.fmt("Planned %(stops)s stops on %(crews)s routes", { stops: num(stops), crews: num(result.plans.length) }))}</strong>
+        <strong>${R.esc(ngettext("Planned %(stops)s stop", "Planned %(stops)s stops", stops, { stops: num(stops) }) + " " + ngettext("on %(crews)s route", "on %(crews)s routes", result.plans.length, { crews: num(result.plans.length) }))}</strong>
         <span class="muted small">${R.esc(result.engine)} · ${R.esc(result.matrix_source)} · ${R.esc(num((result.seconds.total || 0), { maximumFractionDigits: 1 }))} s</span>
-        ${result.unassigned.length ? `<h3>${R.esc(R.fmt("%(n)s not assigned", { n: num(result.unassigned.length) }))}</h3><ul class="unassigned">` +
+        ${result.unassigned.length ? `<h3>${R.esc(ngettext("%(n)s incident not assigned", "%(n)s incidents not assigned", result.unassigned.length, { n: num(result.unassigned.length) }))}</h3><ul class="unassigned">` +
           result.unassigned.map((u) => `<li><button type="button" class="link" data-open="${u.incident_id}">#${u.incident_id}</button> — ${R.esc(u.reason)}</li>`).join("") + `</ul>` : ""}
-        <button type="button" class="link small" id="plan-result-dismiss">${R.esc(t("Dismiss"))}</button></div>`;
+        <button type="button" class="link small" id="plan-result-dismiss">${R.esc(gettext("Dismiss"))}</button></div>`;
       $("#plan-result-dismiss").addEventListener("click", () => { state.lastPlanResult = null; renderPlans(); });
     } else {
       resultBox.innerHTML = "";
@@ -905,20 +964,20 @@
       const n = plan.stops.length;
       return `<article class="plan-card" data-plan="${plan.id}">
         <header><span class="con-crew-chip" style="--c:${planColour(plan)}">${R.esc(plan.crew)}</span>
-          <span class="small">${R.esc(R.fmt("v%(v)s · %(n)s stops · %(km)s km · %(min)s min", { v: plan.version, n: num(n),
-            km: num(plan.distance_m / 1000, { maximumFractionDigits: 1 }), min: num(Math.round(plan.duration_s / 60)) }))}</span>
-          <span class="buttons"><button type="button" class="btn secondary small" data-show-plan="${plan.id}">${R.esc(t("Show"))}</button>
-          ${canDispatch && crew ? `<button type="button" class="btn secondary small" data-replan="${crew.feature.id}">${R.esc(t("Re-plan"))}</button>` : ""}</span></header>
+          <span class="small">${R.esc(interpolate(gettext("version %(v)s"), { v: num(plan.version) }) + " · " + ngettext("%(n)s stop", "%(n)s stops", n, { n: num(n) }) + " · " +
+            interpolate(gettext("%(km)s km · %(min)s min"), { km: num(plan.distance_m / 1000, { maximumFractionDigits: 1 }), min: num(Math.round(plan.duration_s / 60)) }))}</span>
+          <span class="buttons"><button type="button" class="btn secondary small" data-show-plan="${plan.id}">${R.esc(gettext("Show"))}</button>
+          ${canDispatch && crew ? `<button type="button" class="btn secondary small" data-replan="${crew.feature.id}">${R.esc(gettext("Re-plan"))}</button>` : ""}</span></header>
         <ol class="stops">${plan.stops.map((s, i) => `<li data-stop="${s.id}">
           <span class="stop-icon${s.locked ? " locked" : ""}" style="--c:${planColour(plan)}">${R.esc(num(s.sequence))}</span>
           <button type="button" class="link stop-open" data-open="${s.incident.id}">#${s.incident.id} ${R.esc(s.incident.category_name)}</button>
           <span class="badge status-${R.esc(s.incident.status)}">${R.esc(statusName(s.incident.status))}</span>
-          <span class="muted small">${R.esc(t("ETA"))} ${R.esc(R.fmtDate(s.eta, { timeStyle: "short" }))}${s.locked ? " · " + R.esc(t("locked")) : ""}</span>
+          <span class="muted small">${R.esc(gettext("ETA"))} ${R.esc(R.fmtDate(s.eta, { timeStyle: "short" }))}${s.locked ? " · " + R.esc(gettext("locked")) : ""}</span>
           ${canDispatch ? `<span class="stop-buttons">
-            <button type="button" class="icon" data-move="-1" data-plan="${plan.id}" data-index="${i}" ${i === 0 ? "disabled" : ""} aria-label="${R.esc(t("Move up"))}" title="${R.esc(t("Move up"))}">▲</button>
-            <button type="button" class="icon" data-move="1" data-plan="${plan.id}" data-index="${i}" ${i === n - 1 ? "disabled" : ""} aria-label="${R.esc(t("Move down"))}" title="${R.esc(t("Move down"))}">▼</button>
-            <button type="button" class="icon" data-lock="${s.id}" data-locked="${s.locked ? "1" : "0"}" aria-pressed="${s.locked ? "true" : "false"}" title="${R.esc(s.locked ? t("Unlock") : t("Lock in place"))}">${R.esc(s.locked ? t("Unlock") : t("Lock"))}</button>
-            <button type="button" class="icon danger" data-remove="${s.id}" ${s.state !== "pending" ? "disabled" : ""} title="${R.esc(t("Remove from route"))}" aria-label="${R.esc(t("Remove from route"))}">✕</button>
+            <button type="button" class="icon" data-move="-1" data-plan="${plan.id}" data-index="${i}" ${i === 0 ? "disabled" : ""} aria-label="${R.esc(gettext("Move up"))}" title="${R.esc(gettext("Move up"))}">▲</button>
+            <button type="button" class="icon" data-move="1" data-plan="${plan.id}" data-index="${i}" ${i === n - 1 ? "disabled" : ""} aria-label="${R.esc(gettext("Move down"))}" title="${R.esc(gettext("Move down"))}">▼</button>
+            <button type="button" class="icon" data-lock="${s.id}" data-locked="${s.locked ? "1" : "0"}" aria-pressed="${s.locked ? "true" : "false"}" title="${R.esc(s.locked ? gettext("Unlock") : gettext("Lock in place"))}">${R.esc(s.locked ? gettext("Unlock") : gettext("Lock"))}</button>
+            <button type="button" class="icon danger" data-remove="${s.id}" ${s.state !== "pending" ? "disabled" : ""} title="${R.esc(gettext("Remove from route"))}" aria-label="${R.esc(gettext("Remove from route"))}">✕</button>
           </span>` : ""}</li>`).join("")}</ol></article>`;
     }).join("");
     $("#plan-empty").classList.toggle("hidden", state.plans.length > 0 || !!result);
@@ -944,7 +1003,7 @@
       [ids[i], ids[j]] = [ids[j], ids[i]];
       el.disabled = true;
       const res = await R.api(`/api/v1/plans/${plan.id}/reorder/`, { json: { incident_ids: ids } });
-      if (!res.ok) toast(errorText(res), "bad"); else toast(t("Route reordered"));
+      if (!res.ok) toast(errorText(res), "bad"); else toast(gettext("Route reordered"));
       loadPlans();
       return;
     }
@@ -958,7 +1017,7 @@
     if (el.dataset.remove) {
       el.disabled = true;
       const res = await R.api(`/api/v1/stops/${el.dataset.remove}/remove/`, { json: {} });
-      if (!res.ok) toast(errorText(res), "bad"); else toast(t("Stop removed; the incident is back to verified"));
+      if (!res.ok) toast(errorText(res), "bad"); else toast(gettext("Stop removed; the incident is back to verified"));
       loadPlans();
       scheduleRefresh();
     }
@@ -967,7 +1026,7 @@
   async function planRun(crewIds, incidentIds) {
     const button = $("#plan-button");
     if (button) { button.disabled = true; button.classList.add("busy"); }
-    toast(t("Planning routes…"));
+    toast(gettext("Planning routes…"));
     const body = { crew_ids: crewIds, budget_s: 2 };
     if (incidentIds && incidentIds.length) body.incident_ids = incidentIds;
     const res = await R.api("/api/v1/dispatch/plan/", { json: body });
@@ -981,7 +1040,7 @@
     selectionChanged(ids);
     detailClose();
     tabShow("plans");
-    toast(R.fmt("Routes published for %(n)s crews", { n: num(res.data.plans.length) }));
+    toast(ngettext("Route published for %(n)s crew", "Routes published for %(n)s crews", res.data.plans.length, { n: num(res.data.plans.length) }));
     await loadPlans();
     scheduleRefresh(0);
   }
@@ -990,12 +1049,26 @@
   if (planButton) planButton.addEventListener("click", () => planRun(Array.from(state.selectedCrews), Array.from(state.selected)));
 
   /* ---------------------------------------------------------------- live events */
+  /* Pushed events are drawn at once; the authoritative viewport (cluster counts, the list
+     with citizen text) is refetched once things calm down: 1 s after the last event, and
+     at least every 5 s during a burst, so a storm of reports does not become a storm of
+     whole-viewport queries. */
+  const QUIET_MS = 1000;
+  const MAX_WAIT_MS = 5000;
   let refreshTimer = null;
+  let refreshDue = null;        // the latest moment the pending refetch may start
   function scheduleRefresh(delay) {
-    if (refreshTimer) return;
-    const since = performance.now() - lastRefreshAt;
-    const wait = delay !== undefined ? delay : Math.max(400, 2000 - since);
-    refreshTimer = setTimeout(() => { refreshTimer = null; refresh(); }, wait);
+    const at = performance.now();
+    if (delay !== undefined) {
+      clearTimeout(refreshTimer);
+      refreshDue = null;
+      refreshTimer = setTimeout(() => { refreshTimer = null; refresh(); }, delay);
+      return;
+    }
+    if (refreshDue === null) refreshDue = at + MAX_WAIT_MS;
+    clearTimeout(refreshTimer);
+    const wait = Math.max(0, Math.min(QUIET_MS, refreshDue - at));
+    refreshTimer = setTimeout(() => { refreshTimer = null; refreshDue = null; refresh(); }, wait);
   }
   let plansTimer = null;
   function schedulePlans() {
@@ -1044,7 +1117,7 @@
   function onIncidentEvent(ev) {
     const id = ev.incident_id;
     (metrics.arrivals[id] = metrics.arrivals[id] || []).push(now());
-    if (applyIncidentChange(ev)) metrics.drawn[id] = now();
+    if (applyIncidentChange(ev)) drawnMark(id);
     if (state.detailId === id) scheduleDetail(id);
     if (state.planIncidents.has(id)) schedulePlans();
     const inView = ev.lat != null && map.getBounds().contains([ev.lat, ev.lon]);
@@ -1075,8 +1148,8 @@
   function indicator(stateName, detail) {
     const box = $("#live-indicator");
     box.dataset.state = stateName;
-    const labels = { connecting: t("Connecting…"), live: t("Live"), reconnecting: t("Reconnecting…"),
-      offline: t("Offline — reconnecting when the network is back"), denied: t("Live updates not allowed") };
+    const labels = { connecting: gettext("Connecting…"), live: gettext("Live"), reconnecting: gettext("Reconnecting…"),
+      offline: gettext("Offline — reconnecting when the network is back"), denied: gettext("Live updates not allowed") };
     $(".label", box).textContent = labels[stateName] + (detail ? ` ${detail}` : "");
     document.body.dataset.live = stateName;
   }
@@ -1153,9 +1226,9 @@
           const ev = { incident_id: p.id, status: p.status, priority: p.priority,
             category: (categoriesById.get(p.category_id) || {}).code, report_count: p.report_count,
             lon: f.geometry.coordinates[0], lat: f.geometry.coordinates[1] };
-          if (applyIncidentChange(ev)) metrics.drawn[p.id] = metrics.drawn[p.id] || now();
+          if (applyIncidentChange(ev)) drawnMark(p.id);
         }
-        if (changed.length) toast(R.fmt("%(n)s incidents changed while the connection was down", { n: num(changed.length) }));
+        if (changed.length) toast(ngettext("%(n)s incident changed while the connection was down", "%(n)s incidents changed while the connection was down", changed.length, { n: num(changed.length) }));
       }));
     }
     await Promise.all(tasks);
@@ -1183,8 +1256,8 @@
   map.on("moveend", () => { clearTimeout(moveTimer); moveTimer = setTimeout(refresh, 120); });
   R.roadsFallback(map);
   selectionChanged([]);
-  refresh();
-  loadCrews().then(loadPlans);
+  // The map first: crews, trails and routes queue behind it on the server, not before it.
+  refresh().finally(() => loadCrews().then(loadPlans));
   connect();
 
   window.RasadConsole = {

@@ -10,11 +10,7 @@
 (function () {
   "use strict";
   const R = window.Rasad;
-  // rasad.js may run before the page's config element is parsed (base.html prints it after
-  // the script), so read it here too.
-  const configEl = document.getElementById("rasad-config");
-  const cfg = (R.config && R.config.today_url) ? R.config
-    : (configEl ? JSON.parse(configEl.textContent) || {} : {});
+  const cfg = R.config || {};
   const t = R.t;
   const nt = (singular, plural, n) => (window.ngettext ? window.ngettext(singular, plural, n)
     : (n === 1 ? singular : plural));
@@ -26,8 +22,8 @@
   const P = `u${cfg.user_id}:`;  // one phone may be shared: each user has their own outbox
   const KEY = { today: P + "today", action: P + "action:", draft: P + "draft:", ping: P + "ping:" };
 
-  const ACTION_LABEL = { en_route: "On my way", on_site: "On site", resolved: "Fixed",
-    cannot_fix: "Can't fix", note: "Note" };
+  const ACTION_LABEL = { en_route: t("On my way"), on_site: t("On site"), resolved: t("Fixed"),
+    cannot_fix: t("Can't fix"), note: t("Note") };
   // What each action does to the incident and the stop, as the server will do it.
   const EFFECT = { en_route: ["en_route", "started"], on_site: ["on_site", "started"],
     resolved: ["resolved", "done"], cannot_fix: ["verified", "returned"], note: [null, null] };
@@ -176,9 +172,29 @@
     return stop ? stop.incident.version : null;
   }
 
+  const busy = new Set();  // incidents with an action being stored: a double tap is ignored
+
+  function allowedNow(stop, action) {
+    if (!stop || stop.problem) return false;
+    const allowed = stop.open ? (ALLOWED[stop.incident.status] || ["note"]) : ["note"];
+    return allowed.includes(action);
+  }
+
   async function enqueue(incidentId, action, note) {
     const stop = stopView(incidentId);
-    if (!stop) return;
+    if (busy.has(incidentId) || !allowedNow(stop, action)) return;
+    busy.add(incidentId);
+    try {
+      await storeAction(stop, incidentId, action, note);
+    } finally {
+      busy.delete(incidentId);
+    }
+    render();
+    if (!navigator.onLine) toast(t("Saved on this phone. It will be sent when you are back online."));
+    sync();
+  }
+
+  async function storeAction(stop, incidentId, action, note) {
     const draft = state.drafts[incidentId] || { before: [], after: [] };
     const clientId = R.uuid();
     const item = {
@@ -193,9 +209,6 @@
       delete state.drafts[incidentId];
       await db.remove(KEY.draft + incidentId);
     }
-    render();
-    if (!navigator.onLine) toast(t("Saved on this phone. It will be sent when you are back online."));
-    sync();
   }
 
   function actionBody(a) {
@@ -259,6 +272,7 @@
      client_id gets the stored answer, so nothing happens twice on the server either way. */
   async function syncPass() {
     if (!navigator.onLine || state.authLost) return;
+    const sent = new Set();  // each action at most once a pass, whatever the storage does
     for (;;) {
       await reloadActions();
       const blocked = new Set();
@@ -269,7 +283,8 @@
         next = a;
         break;
       }
-      if (!next) break;
+      if (!next || sent.has(next.client_id)) break;
+      sent.add(next.client_id);
       renderBar(next);
       const outcome = await send(next);
       await reloadActions();
@@ -295,20 +310,28 @@
     return syncing;
   }
 
-  /* Retry a refused action and the ones held behind it, against the incident as it is now:
-     new client_ids (the old ones have their refusal stored) and versions from the 409. */
+  /* The refused action of an incident and the ones held behind it, in order. */
+  function heldFrom(incidentId) {
+    const mine = state.actions.filter((a) => a.incident_id === incidentId);
+    const first = mine.findIndex((a) => a.state !== "pending");
+    return first < 0 ? [] : mine.slice(first);
+  }
+
+  /* Retry against the incident as it is now: new client_ids (the old ones have their refusal
+     stored on the server) and versions counted on from the one the 409 reported. */
   async function retryProblem(incidentId) {
-    const stop = stopView(incidentId);
-    if (!stop || !stop.problem) return;
-    const current = stop.problem.problem && stop.problem.problem.incident;
-    let version = current ? current.version : stop.incident.version;
-    for (const a of [stop.problem, ...stop.held]) {
+    const held = heldFrom(incidentId);
+    if (!held.length) return;
+    const problem = held[0].problem || {};
+    const base = baseStops().find((s) => s.incident.id === incidentId);
+    let version = problem.incident ? problem.incident.version
+      : (base ? base.incident.version : held[0].version);
+    for (const a of held) {
       const clientId = R.uuid();
-      const item = Object.assign({}, a, { key: KEY.action + clientId, client_id: clientId,
-        version, state: "pending", problem: null, retried_from: a.client_id });
-      version += 1;
-      await db.put(item);
+      await db.put(Object.assign({}, a, { key: KEY.action + clientId, client_id: clientId,
+        version, state: "pending", problem: null, retried_from: a.client_id }));
       await db.remove(a.key);
+      version += 1;
     }
     await reloadActions();
     render();
@@ -316,9 +339,7 @@
   }
 
   async function discardProblem(incidentId) {
-    const stop = stopView(incidentId);
-    if (!stop || !stop.problem) return;
-    for (const a of [stop.problem, ...stop.held]) await db.remove(a.key);
+    for (const a of heldFrom(incidentId)) await db.remove(a.key);
     await reloadActions();
     render();
     refreshToday();
@@ -431,12 +452,18 @@
     return items.length ? `<div class="crew-tray">${items.join("")}</div>` : "";
   }
 
-  function cameraHtml(incidentId, kind) {
+  // Inline icons: phones without an emoji font would show boxes.
+  const ICON = {
+    camera: '<svg class="crew-icon" viewBox="0 0 24 24" aria-hidden="true"><path fill="currentColor" d="M9 3 7.2 5H4a2 2 0 0 0-2 2v11a2 2 0 0 0 2 2h16a2 2 0 0 0 2-2V7a2 2 0 0 0-2-2h-3.2L15 3H9zm3 5a5 5 0 1 1 0 10 5 5 0 0 1 0-10zm0 2a3 3 0 1 0 0 6 3 3 0 0 0 0-6z"/></svg>',
+    navigate: '<svg class="crew-icon" viewBox="0 0 24 24" aria-hidden="true"><path fill="currentColor" d="M21 3 3 10.5v1l7 2.5 2.5 7h1L21 3z"/></svg>',
+  };
+
+  function cameraHtml(incidentId, kind, required) {
     const label = kind === "before" ? t("Before photo") : t("After photo");
-    return `<label class="btn secondary crew-camera" data-kind="${kind}">
+    return `<label class="btn secondary crew-camera${required ? " is-required" : ""}" data-kind="${kind}">
       <input type="file" accept="image/*" capture="environment" class="crew-file"
         data-stage="${incidentId}" data-kind="${kind}" name="${kind}">
-      <span aria-hidden="true">📷</span> ${R.esc(label)}</label>`;
+      ${ICON.camera} ${R.esc(label)}</label>`;
   }
 
   /* ---------- rendering ---------- */
@@ -451,7 +478,7 @@
   }
 
   function actionList(actions) {
-    return actions.map((a) => `${R.esc(t(ACTION_LABEL[a.action] || a.action))}
+    return actions.map((a) => `${R.esc(ACTION_LABEL[a.action] || a.action)}
       <span class="muted">${R.esc(fmtTime(a.created_at))}</span>`).join(" · ");
   }
 
@@ -481,7 +508,7 @@
     const allowed = stop.open ? (ALLOWED[status] || ["note"]) : ["note"];
     const primary = stop.open ? PRIMARY[status] : null;
     const button = (action, cls) => `<button type="button" class="btn big ${cls}" data-act="${action}"
-      data-incident="${stop.incident.id}">${R.esc(t(ACTION_LABEL[action]))}${
+      data-incident="${stop.incident.id}">${R.esc(ACTION_LABEL[action])}${
         action === "cannot_fix" ? ` <span class="crew-hint">${R.esc(t("(reason)"))}</span>` : ""}</button>`;
     const others = allowed.filter((a) => a !== primary);
     return `<div class="crew-actions">
@@ -515,7 +542,7 @@
       ${expanded ? `<div class="crew-stop-body">
         ${waiting}
         ${stop.open ? `<a class="btn big secondary crew-navigate" href="${R.esc(navigateHref(stop))}">
-          <span aria-hidden="true">🧭</span> ${R.esc(t("Navigate"))}</a>` : ""}
+          ${ICON.navigate} ${R.esc(t("Navigate"))}</a>` : ""}
         ${actionsHtml(stop)}
         ${stop.open && !stop.problem ? `<div class="crew-photos">${photoRule}
           <div class="crew-grid">${cameraHtml(id, "before")}${cameraHtml(id, "after")}</div>
@@ -581,8 +608,10 @@
     }
     const orphans = $("#crew-orphans");
     orphans.classList.toggle("hidden", !v.orphans.length);
+    const stuck = [...new Set(v.orphans.filter((a) => a.state !== "pending").map((a) => a.incident_id))];
     orphans.innerHTML = v.orphans.length ? `${R.esc(t("Waiting to send for jobs no longer on your route:"))}
-      ${actionList(v.orphans)}` : "";
+      ${actionList(v.orphans)}${stuck.map((id) => `<button type="button" class="btn secondary"
+        data-discard="${id}">${R.esc(interp(t("Discard the actions for #%(id)s"), { id: num(id) }))}</button>`).join("")}` : "";
     drawMap(v);
   }
 
@@ -642,7 +671,7 @@
     if (plan.geometry && plan.geometry.coordinates) {
       for (const c of plan.geometry.coordinates) points.push([c[1], c[0]]);
     }
-    map.fitBounds(L.latLngBounds(points), { padding: [24, 24], maxZoom: 16 });
+    map.fitBounds(L.latLngBounds(points), { padding: [44, 44], maxZoom: 16 });
     state.mapFitted = true;
   }
 
@@ -789,8 +818,9 @@
     $("#crew-sheet-note-label").textContent = { resolved: t("Note (optional)"),
       cannot_fix: t("Why can't it be fixed?"), note: t("Note for dispatch") }[action];
     const kinds = action === "resolved" ? ["after", "before"] : ["before", "after"];
-    $("#crew-sheet-photos").innerHTML = `<div class="crew-grid">${kinds.map((k) => cameraHtml(stop.incident.id, k)).join("")}</div>${trayHtml(stop)}`;
     const needsPhoto = action === "resolved" && stop.incident.photo_required_to_resolve && !stop.hasAfter;
+    $("#crew-sheet-photos").innerHTML = `<div class="crew-grid">${kinds.map((k) =>
+      cameraHtml(stop.incident.id, k, needsPhoto && k === "after")).join("")}</div>${trayHtml(stop)}`;
     const needsNote = action !== "resolved" && !$("#crew-sheet-note").value.trim();
     const hint = $("#crew-sheet-error");
     hint.classList.toggle("hidden", !needsPhoto);
@@ -843,6 +873,7 @@
 
   function bind() {
     $("#crew-stops").addEventListener("click", onClick);
+    $("#crew-orphans").addEventListener("click", onClick);
     $("#crew-stops").addEventListener("change", onChange);
     sheet.addEventListener("click", (event) => {
       if (event.target === sheet) { closeSheet(); return; }  // a tap on the backdrop

@@ -84,7 +84,12 @@
     async function draw() {
       const b = map.getBounds();
       const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(5)).join(",");
-      const res = await api(`/api/v1/map/roads/?bbox=${bbox}&zoom=${map.getZoom()}`);
+      let res;
+      try {
+        res = await api(`/api/v1/map/roads/?bbox=${bbox}&zoom=${map.getZoom()}`);
+      } catch (e) {
+        return;  // offline and not cached: the map keeps what it has
+      }
       if (!res.ok) return;
       if (layer) layer.remove();
       layer = L.geoJSON(res.data, { interactive: false, style: (f) => ({

@@ -137,7 +137,7 @@
       if (result.outcome === "busy") return;
       if (result.outcome === "sent") {
         await sent(item, result.code);
-        sentNow.push({ code: result.code, category_name: item.category_name, icon: item.icon });
+        sentNow.push({ key: item.key, code: result.code, category_name: item.category_name, icon: item.icon });
         changed();
       } else if (result.outcome === "retry") {
         await put(Object.assign(item, { state: "waiting", attempts: (item.attempts || 0) + 1 }));
@@ -164,6 +164,8 @@
         const items = (await all()).filter((i) => i.state === "waiting" || i.state === "sending");
         for (const item of items) {
           if (!navigator.onLine) break;
+          if (inFlight.has(item.key)) continue;
+          await put(Object.assign(item, { state: "sending" }));
           await settle(item, await send(item));
         }
       };
@@ -233,14 +235,14 @@
           "%(n)s report on this phone", "%(n)s reports on this phone", items.length), { n: R.fmtNumber(items.length) }) }));
         const list = el("ul", { class: "outbox-list" });
         items.forEach((item) => {
-          const state = item.state === "attention" ? "attention" : "waiting";
+          const state = ["attention", "sending"].includes(item.state) ? item.state : "waiting";
           const li = el("li", { class: `outbox-item ${state}`, "data-state": state, "data-key": item.key }, [
             iconImg(item.icon),
             el("div", { class: "outbox-text" }, [
               el("strong", { text: item.category_name || item.fields.category }),
               el("span", { class: "muted small", text: R.fmtDate(item.created_at) }),
-              el("span", { class: "outbox-state", text: state === "attention"
-                ? gettext("needs your attention") : gettext("waiting to send") }),
+              el("span", { class: "outbox-state", text: { attention: gettext("needs your attention"),
+                sending: gettext("sending…"), waiting: gettext("waiting to send") }[state] }),
             ]),
           ]);
           if (state === "attention") {
@@ -449,7 +451,17 @@
       renderQuestions(cat, answers || {});
       details.classList.remove("hidden");
       clearError("category");
+      // Once chosen, the grid folds to the choice so the questions come into view.
+      categoryGrid.classList.add("has-choice");
+      changeCategory.classList.remove("hidden");
     }
+    const changeCategory = document.getElementById("category-change");
+    changeCategory.addEventListener("click", () => {
+      categoryGrid.classList.remove("has-choice");
+      changeCategory.classList.add("hidden");
+      const chosen = categoryGrid.querySelector(".category.selected") || categoryGrid.querySelector(".category");
+      if (chosen) chosen.focus();
+    });
 
     /* the category's extra questions, by datatype */
     function renderQuestions(cat, answers) {
@@ -567,6 +579,13 @@
       renderPhotos();
     }
     photoInput.addEventListener("change", () => { addPhotos(photoInput.files); photoInput.value = ""; });
+    // A field's error goes away as soon as the citizen changes that field.
+    const clearOwnError = (event) => {
+      const field = event.target.closest && event.target.closest("[data-field]");
+      if (field && field.dataset.field !== "photos") clearError(field.dataset.field);
+    };
+    form.addEventListener("input", clearOwnError);
+    form.addEventListener("change", clearOwnError);
 
     const counter = document.getElementById("description-count");
     description.addEventListener("input", () => {
@@ -661,6 +680,8 @@
       renderPhotos();
       questionsBox.replaceChildren();
       details.classList.add("hidden");
+      categoryGrid.classList.remove("has-choice");
+      changeCategory.classList.add("hidden");
       categoryGrid.querySelectorAll(".category").forEach((b2) => { b2.setAttribute("aria-checked", "false"); b2.classList.remove("selected"); });
       counter.textContent = "";
       if (marker) { marker.remove(); marker = null; }
@@ -670,7 +691,9 @@
       locationStatus.classList.remove("ok");
     }
 
-    function showDone(code) {
+    let queuedKey = null;  // the report the "saved on this phone" view is about
+    function showDone(code, key) {
+      queuedKey = code ? null : key;
       if (nearbyLayer) { nearbyLayer.remove(); nearbyLayer = null; }
       document.getElementById("done-sent").classList.toggle("hidden", !code);
       document.getElementById("done-queued").classList.toggle("hidden", !!code);
@@ -695,7 +718,7 @@
       try {
         const result = await Outbox.submit(item);
         if (result.outcome === "sent") showDone(result.code);
-        else if (result.outcome === "queued") showDone(null);
+        else if (result.outcome === "queued") showDone(null, item.key);
         else if (result.outcome === "unreachable") {
           show("form");
           showErrors({ general: [gettext("The server could not be reached. Check your connection and try again.")] });
@@ -730,12 +753,13 @@
       const pin = state.location;
       features.forEach((feature) => {
         const p = feature.properties || {};
+        const id = feature.id !== undefined ? feature.id : p.id;
         const [lng, lat] = feature.geometry.coordinates;
         const where = L.latLng(lat, lng);
         L.circleMarker(where, { radius: 10, color: "#0b5cad", weight: 3, fillOpacity: 0.3 }).addTo(nearbyLayer);
         const cat = state.categories.find((c) => c.code === p.category) || {};
         const distance = Math.round(metres(pin, where));
-        const card = el("article", { class: "nearby-card", "data-incident": p.id }, [
+        const card = el("article", { class: "nearby-card", "data-incident": id }, [
           el("div", { class: "nearby-head" }, [iconImg(cat.icon), el("h3", { text: p.category_name || cat.name || p.category }), statusBadge(p.status)]),
           el("p", { class: "muted small", text: [
             fmt(ngettext("%(n)s report", "%(n)s reports", p.report_count || 1), { n: R.fmtNumber(p.report_count || 1) }),
@@ -743,7 +767,7 @@
             fmt(gettext("first reported %(date)s"), { date: R.fmtDate(p.first_reported_at) }),
           ].join(" · ") }),
           el("button", { type: "button", class: "btn", text: gettext("Yes, this is it — follow it"),
-            onclick: (e) => join(p.id, item, e.currentTarget) }),
+            onclick: (e) => join(id, item, e.currentTarget) }),
         ]);
         list.append(card);
       });
@@ -833,6 +857,16 @@
       renderPhotos();
       showErrors({ general: item.errors || [] });
     }
+
+    // The "saved on this phone" view follows its report: sent, or refused by the server.
+    Outbox.onChange(async () => {
+      if (!queuedKey || views.done.classList.contains("hidden")) return;
+      const key = queuedKey;
+      const sentEntry = Outbox.sentNow.find((e) => e.key === key);
+      if (sentEntry) { showDone(sentEntry.code); return; }
+      const item = await Outbox.get(key);
+      if (item && item.state === "attention" && queuedKey === key) { queuedKey = null; show("form"); }
+    });
 
     renderPhotos();
     loadCategories();

@@ -92,8 +92,9 @@
       const point = (data.incident && data.incident.location) || data.location;
       if (!point) return;
       const [lng, lat] = point.coordinates;
-      L.circleMarker([lat, lng], { radius: 11, color: "#c62828", weight: 3, fillColor: "#c62828", fillOpacity: 0.35 })
-        .addTo(layer);
+      L.marker([lat, lng], { icon: L.divIcon({ className: "track-pin", iconSize: [30, 40], iconAnchor: [15, 38],
+        html: '<svg viewBox="0 0 36 48" width="30" height="40" aria-hidden="true"><path d="M18 46C18 46 3 28 3 17a15 15 0 0 1 30 0c0 11-15 29-15 29z" fill="#c62828" stroke="#fff" stroke-width="2.5"/><circle cx="18" cy="17" r="6" fill="#fff"/></svg>' }),
+      keyboard: false, interactive: false }).addTo(layer);
       map.invalidateSize();
       map.setView([lat, lng], 16);
     }
