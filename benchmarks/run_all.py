@@ -17,7 +17,16 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = {
     "intake": ([], ["--requests", "300", "--warmup", "50"]),
     "clustering": ([], ["--max", "20000", "--samples", "100"]),
+    "route_quality": (["--budget-s", "5"], ["--fast", "--limit", "6"]),
+    "route_quality_fast": (["--fast"], ["--fast", "--limit", "3"]),
+    "road_matrix": ([], ["--points", "200", "--depots", "10", "--compare", "50",
+                         "--baseline-pairs", "50", "--routes", "10"]),
+    "city_dispatch": ([], ["--incidents", "200", "--crews", "10"]),
+    "snow_coverage": ([], ["--incidents", "5"]),
+    "console": ([], ["--sizes", "2000"]),
 }
+# Entries that run another entry's script with other arguments.
+SCRIPTS = {"route_quality_fast": "route_quality"}
 
 
 def main() -> int:
@@ -30,7 +39,8 @@ def main() -> int:
     for name, (full, quick) in BENCHMARKS.items():
         if args.only and name not in args.only:
             continue
-        command = [sys.executable, str(HERE / f"{name}.py"), *(quick if args.quick else full)]
+        script = SCRIPTS.get(name, name)
+        command = [sys.executable, str(HERE / f"{script}.py"), *(quick if args.quick else full)]
         print(f"\n$ {' '.join(command)}", flush=True)
         started = time.perf_counter()
         code = subprocess.run(command, check=False).returncode
