@@ -20,34 +20,48 @@ _MAX_QUEUED = 10_000
 
 
 class _Publisher:
-    """An event loop on a daemon thread; callers hand it coroutines and never wait."""
+    """An event loop on a daemon thread sending queued events one at a time (a burst must not
+    open a Redis connection per event); callers never wait."""
 
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.loop = asyncio.new_event_loop()
-        self.pending = 0
-        self.thread = threading.Thread(target=self.loop.run_forever, name="rasad-live-events",
-                                       daemon=True)
+        self.queue: asyncio.Queue | None = None
+        ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(ready,),
+                                       name="rasad-live-events", daemon=True)
         self.thread.start()
+        ready.wait(5)
 
-    async def _send(self, payload: dict) -> None:
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.queue = asyncio.Queue(maxsize=_MAX_QUEUED)
+        self.loop.create_task(self._drain())
+        ready.set()
+        self.loop.run_forever()
+
+    async def _drain(self) -> None:
         from channels.layers import get_channel_layer
 
-        try:
-            layer = get_channel_layer()
-            if layer is not None:
+        layer = get_channel_layer()
+        while True:
+            payload = await self.queue.get()
+            if layer is None:
+                continue
+            try:
                 await layer.group_send(LIVE_GROUP, {"type": "incident.event", "event": payload})
-        except Exception:
-            logger.warning("live event not published: %s", payload.get("kind"), exc_info=True)
-        finally:
-            self.pending -= 1
+            except Exception:
+                logger.warning("live event not published: %s", payload.get("kind"),
+                               exc_info=True)
+
+    def _offer(self, payload: dict) -> None:
+        try:
+            self.queue.put_nowait(payload)
+        except asyncio.QueueFull:
+            logger.warning("live event backlog full; dropped %s", payload.get("kind"))
 
     def put(self, payload: dict) -> None:
-        if self.pending >= _MAX_QUEUED:
-            logger.warning("live event backlog full; dropped %s", payload.get("kind"))
-            return
-        self.pending += 1
-        asyncio.run_coroutine_threadsafe(self._send(payload), self.loop)
+        self.loop.call_soon_threadsafe(self._offer, payload)
 
 
 _publisher: _Publisher | None = None

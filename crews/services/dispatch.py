@@ -32,6 +32,7 @@ from incidents.exceptions import ValidationFailed
 from incidents.models import Incident, Status
 from incidents.priority import priority_score
 from incidents.services import incident_transition
+from incidents.services.workflow import Move, incidents_transition_bulk
 
 logger = logging.getLogger(__name__)
 
@@ -379,17 +380,12 @@ def _incidents_move(*, to_assigned: list[Incident], to_verified: list[Incident],
     """Newly planned incidents to `assigned`, dropped ones back to `verified`, through the
     state machine, each refused if it changed since it was read (Conflict). Rows are locked
     in id order, so two plans sharing incidents cannot deadlock."""
-    moves = sorted([(i.pk, i, Status.ASSIGNED) for i in to_assigned]
-                   + [(i.pk, i, Status.VERIFIED) for i in to_verified], key=lambda m: m[0])
-    for _pk, incident, to in moves:
-        if to == Status.ASSIGNED:
-            incident_transition(incident=incident, to=to, by=by, public=True,
-                                note=_("Planned on a crew's route"),
-                                expected_version=incident.version)
-        else:
-            incident_transition(incident=incident, to=to, by=by, public=False,
-                                note=_("Taken off the route when re-planning"),
-                                expected_version=incident.version)
+    planned, dropped = _("Planned on a crew's route"), _("Taken off the route when re-planning")
+    incidents_transition_bulk(by=by, moves=[
+        Move(incident_id=i.pk, to=Status.ASSIGNED, note=planned, public=True,
+             expected_version=i.version) for i in to_assigned] + [
+        Move(incident_id=i.pk, to=Status.VERIFIED, note=dropped, public=False,
+             expected_version=i.version) for i in to_verified])
 
 
 def _stop_specs(vehicle: _Vehicle, route: dict | None, by_id: dict[int, Incident],

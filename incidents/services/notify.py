@@ -45,15 +45,25 @@ def _message(report: Report, update: IncidentUpdate, incident: Incident) -> tupl
 
 def notifications_queue_for_update(*, incident: Incident, update: IncidentUpdate) -> int:
     """Write one outbox row per reporter with a contact; send after commit. Idempotent."""
-    if update.to_status not in ANNOUNCED:
+    return notifications_queue_for_updates(pairs=[(incident, update)])
+
+
+def notifications_queue_for_updates(*, pairs: list[tuple[Incident, IncidentUpdate]]) -> int:
+    """The outbox rows for many changes at once: one query for the reporters, one insert,
+    and one task per change scheduled for after the commit."""
+    pairs = [(i, u) for i, u in pairs if u.to_status in ANNOUNCED]
+    if not pairs:
         return 0
     now = timezone.now()
+    update_of = {incident.pk: update for incident, update in pairs}
+    incident_of = {incident.pk: incident for incident, _update in pairs}
     rows = []
-    reports = (Report.objects.filter(incident=incident)
+    reports = (Report.objects.filter(incident_id__in=list(update_of))
                .exclude(reporter_email="", reporter_phone="")
                .select_related("category"))
     for report in reports:
-        subject, body = _message(report, update, incident)
+        update = update_of[report.incident_id]
+        subject, body = _message(report, update, incident_of[report.incident_id])
         if report.reporter_email:
             channel, recipient = Notification.Channel.EMAIL, report.reporter_email
         elif report.channel == "whatsapp":
@@ -67,8 +77,9 @@ def notifications_queue_for_update(*, incident: Incident, update: IncidentUpdate
     if rows:
         from incidents.tasks import notifications_send_task
 
-        update_id = update.pk
-        transaction.on_commit(lambda: _enqueue(notifications_send_task, update_id))
+        update_ids = sorted({row.update_id for row in rows})
+        transaction.on_commit(lambda: [_enqueue(notifications_send_task, update_id)
+                                       for update_id in update_ids])
     return len(created)
 
 

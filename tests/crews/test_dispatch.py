@@ -624,13 +624,6 @@ def test_removing_a_stop_of_an_old_version_is_refused(asphalt_crew, pothole, ver
 # Urgent work during a shift
 
 
-@pytest.fixture
-def urgent_snow(snow):
-    snow.severity = 5
-    snow.save()
-    return snow
-
-
 def verify_urgent(make_report, category, dispatcher, east_m, north_m) -> Incident:
     """A report the dispatcher raises to priority 85, then verifies."""
     incident = make_report(category, *at(east_m, north_m)).incident

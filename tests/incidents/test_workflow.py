@@ -241,3 +241,45 @@ def test_verifying_a_rejected_incident_clears_the_reports_rejection_reason(incid
     assert IncidentUpdate.objects.filter(incident=incident, to_status=S.REJECTED).get().note == (
         "Looks like spam")
 
+
+
+def test_bulk_moves_record_each_change_and_mirror_reports(category, make_report, dispatcher):
+    from incidents.services.workflow import Move, incidents_transition_bulk
+    from tests.conftest import CENTRE, offset
+
+    reports = [make_report(category, *offset(*CENTRE, north_m=200 * i)) for i in range(3)]
+    for report in reports:
+        incident_transition(incident=report.incident, to=Status.VERIFIED, by=dispatcher)
+    incidents = [Incident.objects.get(pk=r.incident_id) for r in reports]
+
+    incidents_transition_bulk(by=dispatcher, moves=[
+        Move(incident_id=i.pk, to=Status.ASSIGNED, note="planned",
+             expected_version=i.version) for i in incidents])
+
+    for before in incidents:
+        after = Incident.objects.get(pk=before.pk)
+        assert (after.status, after.version) == (Status.ASSIGNED, before.version + 1)
+        last = after.updates.order_by("-pk").first()
+        assert (last.from_status, last.to_status, last.note, last.by) == (
+            Status.VERIFIED, Status.ASSIGNED, "planned", dispatcher)
+        assert set(after.reports.values_list("status", flat=True)) == {Status.ASSIGNED}
+
+
+def test_bulk_move_with_one_stale_version_changes_nothing(category, make_report, dispatcher):
+    from incidents.exceptions import Conflict
+    from incidents.services.workflow import Move, incidents_transition_bulk
+    from tests.conftest import CENTRE, offset
+
+    reports = [make_report(category, *offset(*CENTRE, north_m=200 * i)) for i in range(2)]
+    for report in reports:
+        incident_transition(incident=report.incident, to=Status.VERIFIED, by=dispatcher)
+    first, second = (Incident.objects.get(pk=r.incident_id) for r in reports)
+
+    with pytest.raises(Conflict):
+        incidents_transition_bulk(by=dispatcher, moves=[
+            Move(incident_id=first.pk, to=Status.ASSIGNED, expected_version=first.version),
+            Move(incident_id=second.pk, to=Status.ASSIGNED,
+                 expected_version=second.version - 1)])
+
+    assert list(Incident.objects.filter(pk__in=[first.pk, second.pk])
+                .values_list("status", flat=True)) == [Status.VERIFIED, Status.VERIFIED]

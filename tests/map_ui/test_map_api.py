@@ -2,17 +2,19 @@
 capped points at high zoom, changes since a moment, filters, permissions, a constant number
 of queries), the live socket's consumer, and the console page's own access rules."""
 
+import asyncio
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from django.contrib.gis.geos import Polygon
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -434,6 +436,20 @@ def _socket(user) -> Socket:
     return Socket(user)
 
 
+def run_async(scenario):
+    """Run a coroutine on a loop in a thread of its own (in a run with the browser tests,
+    Playwright's loop owns this thread), closing the connections the consumer opened."""
+
+    async def and_close():
+        try:
+            return await scenario
+        finally:
+            await database_sync_to_async(connections.close_all)()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, and_close()).result()
+
+
 def test_live_socket_greets_answers_pings_and_forwards_events(own_channel_layer):
     # given
     user = user_with_role(Role.DISPATCHER, is_staff=True)
@@ -454,7 +470,7 @@ def test_live_socket_greets_answers_pings_and_forwards_events(own_channel_layer)
         return connected, hello, pong, pushed
 
     # when
-    connected, hello, pong, pushed = async_to_sync(scenario)()
+    connected, hello, pong, pushed = run_async(scenario())
 
     # then
     assert connected is True
@@ -463,7 +479,7 @@ def test_live_socket_greets_answers_pings_and_forwards_events(own_channel_layer)
     assert pushed == event
 
 
-# database_sync_to_async closes a connection held in a test's transaction: commit instead.
+# The consumer reads roles from another thread: the user must be committed.
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("role", [Role.CITIZEN, None])
 def test_live_socket_refuses_non_staff(own_channel_layer, role):
@@ -471,6 +487,6 @@ def test_live_socket_refuses_non_staff(own_channel_layer, role):
         socket = _socket(user_with_role(role))
         return await socket.connect()
 
-    connected, code = async_to_sync(scenario)()
+    connected, code = run_async(scenario())
 
     assert (connected, code) == (False, 4403)
