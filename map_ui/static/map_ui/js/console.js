@@ -895,6 +895,8 @@
     if (!crew) { loadCrews(); return; }
     if (ev.lon == null || ev.lat == null) return;
     const latlng = [ev.lat, ev.lon];
+    // A crew without a recent trail starts one from where its marker was.
+    if (crew.trail.getLatLngs().length === 0) crew.trail.addLatLng(crew.marker.getLatLng());
     crew.marker.setLatLng(latlng);
     crew.trail.addLatLng(latlng);
     const trail = crew.trail.getLatLngs();
