@@ -23,7 +23,7 @@ BENCHMARKS = {
                          "--baseline-pairs", "50", "--routes", "10"]),
     "city_dispatch": ([], ["--incidents", "200", "--crews", "10"]),
     "snow_coverage": ([], ["--incidents", "5"]),
-    "console": ([], ["--sizes", "2000"]),
+    "console": ([], ["--sizes", "2000", "--loads", "2", "--moves", "10", "--reports", "10"]),
 }
 # Entries that run another entry's script with other arguments.
 SCRIPTS = {"route_quality_fast": "route_quality"}

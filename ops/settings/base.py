@@ -101,7 +101,9 @@ CACHES = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        # No read timeout: channels_redis waits up to 5 s for a message, and redis-py's own
+        # 5 s read timeout would otherwise drop idle websocket consumers.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]},
     }
 }
 

@@ -29,3 +29,13 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 # Tests change categories between requests: read them fresh every time.
 RASAD_CATALOGUE_CACHE_S = 0
+# Live events of a test run stay in that run: its own group prefix, not a dev server's.
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": os.environ.get("TEST_REDIS_URL",
+                                                          "redis://127.0.0.1:6379/15"),
+                              "socket_timeout": None}],
+                   "prefix": os.environ.get("TEST_CHANNEL_PREFIX", f"rasad-test-{os.getpid()}")},
+    }
+}

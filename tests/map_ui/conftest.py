@@ -41,6 +41,8 @@ def asgi_server(django_db_setup, django_db_blocker):
     url = (f"postgis://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}")
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "ops.settings.test",
+           # Events the tests publish in this process reach the server's websockets.
+           "TEST_CHANNEL_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
            "PYTHONUNBUFFERED": "1", "RASAD_MEDIA_FETCH_ALLOW_PRIVATE": "true"}
     log = open(ROOT / "var" / "log" / "test-asgi.log", "w")  # noqa: SIM115
     process = subprocess.Popen(

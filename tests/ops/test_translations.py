@@ -1,11 +1,14 @@
 """The Arabic and Persian catalogues in map_ui/locale: complete, well-formed, compiled, used.
 
-The .po files are read with a small parser here (no extra dependency). After
-`makemessages` adds strings, translate them and run `manage.py compilemessages`.
+Both domains are checked: `django` (Python and templates) and `djangojs` (the pages'
+JavaScript, served by /jsi18n/). The .po files are read with a small parser here (no extra
+dependency). After `makemessages` (and `makemessages -d djangojs`) adds strings, translate
+them and run `manage.py compilemessages`.
 """
 
 import ast
 import gettext
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +21,7 @@ from incidents.models import Status
 
 LOCALE_DIR = Path(settings.BASE_DIR) / "map_ui" / "locale"
 LANGUAGES = ("ar", "fa")
+DOMAINS = ("django", "djangojs")
 NPLURALS = {"ar": 6, "fa": 2}
 # printf conversions, named or not; "%%" is a literal percent sign and is left out.
 CONVERSION = re.compile(r"%(?:\((\w+)\))?[#0 +\-]*(?:\d+|\*)?(?:\.\d+)?[diouxXeEfFgGcrsa%]")
@@ -92,18 +96,22 @@ def conversions(text: str) -> set[str]:
     return {m.group(0) for m in CONVERSION.finditer(text) if m.group(0) != "%%"}
 
 
-def po_path(language: str) -> Path:
-    return LOCALE_DIR / language / "LC_MESSAGES" / "django.po"
+def po_path(language: str, domain: str = "django") -> Path:
+    return LOCALE_DIR / language / "LC_MESSAGES" / f"{domain}.po"
 
 
-@pytest.fixture(scope="module", params=LANGUAGES)
+@pytest.fixture(scope="module", params=[(language, domain) for domain in DOMAINS
+                                        for language in LANGUAGES],
+                ids=lambda param: "-".join(param))
 def catalogue(request):
-    path = po_path(request.param)
-    assert path.exists(), f"{path} is missing: run makemessages -l {request.param}"
+    language, domain = request.param
+    path = po_path(language, domain)
+    option = "" if domain == "django" else f" -d {domain}"
+    assert path.exists(), f"{path} is missing: run makemessages{option} -l {language}"
     entries = po_parse(path)
     header, messages = entries[0], entries[1:]
     assert header.msgid == "", f"{path} does not start with a header entry"
-    return request.param, path, header, messages
+    return language, path, header, messages
 
 
 def _where(path: Path, entry: Entry) -> str:
@@ -162,6 +170,19 @@ def test_text_is_in_the_right_script(catalogue):
     wrong = [f"{_where(path, e)}: {t!r}" for e in messages for t in e.texts
              if FOREIGN_LETTERS[language] & set(t)]
     assert wrong == [], "letters of the other language:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_both_languages_have_the_same_messages(domain):
+    """makemessages was run for every language: no catalogue lags behind the other."""
+    ids = {}
+    for language in LANGUAGES:
+        path = po_path(language, domain)
+        ids[language] = {(e.msgctxt, e.msgid) for e in po_parse(path)[1:]}
+    only = {language: sorted(m for _ctxt, m in ids[language] - ids[other])
+            for language, other in zip(LANGUAGES, reversed(LANGUAGES), strict=True)}
+    assert only == {language: [] for language in LANGUAGES}, (
+        f"the {domain} catalogues differ; run makemessages for every language")
 
 
 def test_compiled_catalogue_matches_the_po(catalogue):
@@ -231,3 +252,40 @@ def test_api_error_follows_accept_language(api_client, language, detail):
     assert response.status_code == 400
     assert response.json()["code"] == "unknown_category"
     assert response.json()["detail"] == detail
+
+
+# --- the pages' JavaScript gets them from /jsi18n/ -----------------------------------------
+
+NEW_CATALOGUE = re.compile(r"const newcatalog = (\{.*?\n\s*\});", re.S)
+
+
+def _jsi18n(client, language: str) -> dict:
+    response = client.get("/jsi18n/", HTTP_ACCEPT_LANGUAGE=language)
+    assert response.status_code == 200
+    assert response["Content-Language"] == language
+    found = NEW_CATALOGUE.search(response.content.decode())
+    assert found, "no catalogue in the /jsi18n/ response"
+    return json.loads(found.group(1))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("language", "msgid", "expected"), [
+    ("fa", "Finding where you are…", "در حال یافتن موقعیت شما…"),
+    ("fa", "Tap the map where the problem is, or use “Locate me”.",
+     "روی نقشه، جای مشکل را لمس کنید یا از «موقعیت من» استفاده کنید."),
+    ("fa", "%(n)s report", ["%(n)s گزارش", "%(n)s گزارش"]),
+    ("ar", "Finding where you are…", "جارٍ تحديد موقعك…"),
+    ("ar", "%(n)s report", ["لا بلاغات", "بلاغ واحد", "بلاغان", "%(n)s بلاغات", "%(n)s بلاغًا",
+                            "%(n)s بلاغ"]),
+])
+def test_javascript_catalogue_follows_accept_language(client, language, msgid, expected):
+    assert _jsi18n(client, language)[msgid] == expected
+
+
+@pytest.mark.django_db
+def test_javascript_catalogue_in_english_is_empty(client):
+    """English is the source language: the pages keep their own strings."""
+    response = client.get("/jsi18n/", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200
+    assert response["Content-Language"] == "en"
+    assert not NEW_CATALOGUE.search(response.content.decode())
