@@ -5,4 +5,5 @@ from django.core.management.commands import makemessages
 
 
 class Command(makemessages.Command):
-    xgettext_options = [*makemessages.Command.xgettext_options, "--keyword=t", "--keyword=fmt"]
+    xgettext_options = [*makemessages.Command.xgettext_options, "--keyword=t", "--keyword=fmt",
+                        "--keyword=nt:1,2"]
