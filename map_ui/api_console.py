@@ -10,7 +10,6 @@ only what changed meanwhile. The number of queries is the same whatever the data
 
 from datetime import datetime
 
-from django.contrib.gis.geos import Polygon
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -21,6 +20,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gis.api_fields import BBoxField
 from incidents import selectors_map
 from incidents.models import OPEN_STATUSES, Channel, Status
 from ops.roles import Role, user_has_role
@@ -40,7 +40,7 @@ def _codes(value: str) -> list[str]:
 
 
 class MapIncidentsInput(serializers.Serializer):
-    bbox = serializers.CharField(help_text="min_lon,min_lat,max_lon,max_lat")
+    bbox = BBoxField(help_text="min_lon,min_lat,max_lon,max_lat")
     zoom = serializers.IntegerField(min_value=0, max_value=22)
     status = serializers.CharField(required=False, allow_blank=True,
                                    help_text="Comma-separated; `open` (the default) means "
@@ -57,18 +57,6 @@ class MapIncidentsInput(serializers.Serializer):
                                       help_text="Only incidents changed since then (any "
                                                 "status), as points.")
 
-    def validate_bbox(self, value: str) -> Polygon:
-        try:
-            x0, y0, x1, y1 = (float(v) for v in value.split(","))
-        except ValueError as exc:
-            raise serializers.ValidationError(
-                _("bbox must be four numbers: min_lon,min_lat,max_lon,max_lat.")) from exc
-        if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
-            raise serializers.ValidationError(
-                _("bbox must be min_lon,min_lat,max_lon,max_lat within -180..180 and -90..90."))
-        bbox = Polygon.from_bbox((x0, y0, x1, y1))
-        bbox.srid = 4326
-        return bbox
 
     def validate_status(self, value: str) -> tuple[str, ...]:
         statuses: list[str] = []

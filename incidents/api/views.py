@@ -2,7 +2,6 @@
 
 import json
 
-from django.contrib.gis.geos import Polygon
 from django.shortcuts import get_object_or_404
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -14,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_gis.pagination import GeoJsonPagination
 
+from gis.api_fields import BBoxField
 from gis.geo import point_from_lonlat
 from incidents import selectors
 from incidents.api.permissions import IsDispatcher, IsStaffMember, user_may_dispatch
@@ -171,7 +171,7 @@ class ReportTrackApi(APIView):
 
 
 class IncidentFilterInput(serializers.Serializer):
-    bbox = serializers.CharField(required=False)
+    bbox = BBoxField(required=False)
     category = serializers.CharField(required=False)
     status = serializers.CharField(required=False)
     district = serializers.CharField(required=False)
@@ -179,18 +179,6 @@ class IncidentFilterInput(serializers.Serializer):
     created_before = serializers.DateTimeField(required=False)
     mine = serializers.BooleanField(required=False, default=False)
 
-    def validate_bbox(self, value: str) -> Polygon:
-        try:
-            x0, y0, x1, y1 = (float(v) for v in value.split(","))
-        except ValueError as exc:
-            raise serializers.ValidationError(
-                _("bbox must be four numbers: min_lon,min_lat,max_lon,max_lat.")) from exc
-        if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
-            raise serializers.ValidationError(
-                _("bbox must be min_lon,min_lat,max_lon,max_lat within -180..180 and -90..90."))
-        bbox = Polygon.from_bbox((x0, y0, x1, y1))
-        bbox.srid = 4326
-        return bbox
 
     def validate_status(self, value: str) -> list[str]:
         statuses = [s for s in value.split(",") if s]
