@@ -32,15 +32,21 @@ class SubmitRateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // self.period)
         self.window_ends = (window + 1) * self.period - now
-        key = f"throttle:{scope}:{ident}:{window}"
-        if cache.add(key, 1, timeout=self.period + 1):
-            return True
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, timeout=self.period + 1)
-            return True
-        return count <= self.limit
+        return self._count(f"throttle:{scope}:{ident}:{window}") <= self.limit
+
+    def _count(self, name: str) -> int:
+        redis_backend = getattr(cache, "_cache", None)
+        if not hasattr(redis_backend, "get_client"):  # another cache backend: two calls
+            if cache.add(name, 1, timeout=self.period + 1):
+                return 1
+            return cache.incr(name)
+        # Redis: one round trip, INCR plus a lifetime set by the window's first request.
+        key = cache.make_and_validate_key(name)
+        pipe = redis_backend.get_client(key, write=True).pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, self.period + 1, nx=True)
+        count, _set = pipe.execute()
+        return count
 
     def wait(self) -> float | None:
         return getattr(self, "window_ends", None)
