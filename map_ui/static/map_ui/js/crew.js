@@ -893,6 +893,9 @@
     $("#crew-waiting").addEventListener("click", () => { sync(); flushPings(); });
     window.addEventListener("online", () => {
       state.reachable = true;
+      // "Saved on this phone…" no longer holds: the queue is about to go.
+      clearTimeout(toastTimer);
+      $("#crew-toast").classList.add("hidden");
       render();
       sync().then(refreshToday);
       flushPings();
