@@ -211,7 +211,9 @@ class Incident(models.Model):
             # Intake's nearest-open-incident search: only open incidents, so the index stays
             # small however many closed ones pile up. (Category in the same GiST index was
             # measured slower: categories don't cluster in space.)
-            GistIndex(fields=["location"], name="incident_open_location",
+            # With last_reported_at (btree_gist) the time window is checked in the index, not
+            # by fetching every open incident in a dense box (measured: p95 43 → ~25 ms at 1M).
+            GistIndex(fields=["location", "last_reported_at"], name="incident_open_loc_time",
                       condition=models.Q(status__in=OPEN_STATUSES)),
             # Map bboxes are planar lon/lat rectangles (see selectors.incident_list).
             GistIndex(Cast("location", output_field=models.PointField(srid=4326)),

@@ -6,7 +6,7 @@ from django.contrib.gis.db.models import PointField
 from django.contrib.gis.db.models.functions import GeometryDistance
 from django.contrib.gis.geos import Point, Polygon
 from django.contrib.gis.measure import D
-from django.db.models import Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Cast
 
 from incidents.codes import tracking_code_normalize
@@ -15,6 +15,7 @@ from incidents.models import (
     Category,
     Incident,
     IncidentUpdate,
+    Open311Client,
     Photo,
     Report,
 )
@@ -95,3 +96,51 @@ def incident_list_open_near(*, category: Category, point: Point,
             .select_related("category", "district")
             .annotate(distance=GeometryDistance("location", point))
             .order_by("distance"))
+
+
+def open311_client_get_active(api_key: str) -> Open311Client | None:
+    if not api_key:
+        return None
+    return Open311Client.objects.filter(api_key=api_key, active=True).first()
+
+
+def report_list_open311(*, extensions: bool = False, tracking_codes: list[str] | None = None,
+                        category_codes: list[str] | None = None, is_open: bool | None = None,
+                        created_from: datetime | None = None,
+                        created_to: datetime | None = None, near: Point | None = None,
+                        radius_m: float = 500.0) -> QuerySet[Report]:
+    """Public reports, newest first, each incident with its public notes newest first
+    (`public_notes`) and, with `extensions`, the tracking code of its incident's first
+    report (`first_of_incident`)."""
+    notes = (IncidentUpdate.objects.filter(public=True).exclude(note="")
+             .order_by("-created_at", "-pk"))
+    queryset = report_list_public().prefetch_related(
+        Prefetch("incident__updates", queryset=notes, to_attr="public_notes"))
+    if extensions:
+        first = (Report.objects.filter(incident=OuterRef("incident"))
+                 .order_by("created_at", "pk").values("tracking_code")[:1])
+        queryset = queryset.annotate(first_of_incident=Subquery(first))
+    if tracking_codes is not None:
+        queryset = queryset.filter(tracking_code__in=tracking_codes)
+    if category_codes:
+        queryset = queryset.filter(category__code__in=category_codes)
+    if is_open is True:
+        queryset = queryset.filter(status__in=OPEN_STATUSES)
+    elif is_open is False:
+        queryset = queryset.exclude(status__in=OPEN_STATUSES)
+    if created_from is not None:
+        queryset = queryset.filter(created_at__gte=created_from)
+    if created_to is not None:
+        queryset = queryset.filter(created_at__lte=created_to)
+    if near is not None:
+        queryset = queryset.filter(location__dwithin=(near, D(m=radius_m)))
+    return queryset.order_by("-created_at", "-pk")
+
+
+def report_updates_public(report: Report) -> QuerySet[IncidentUpdate]:
+    """The public timeline of the report's incident, each row with the status it left the
+    incident in (`status_then`): a note carries the status of the change before it."""
+    status_then = (IncidentUpdate.objects.filter(incident=OuterRef("incident"),
+                                                 pk__lte=OuterRef("pk"))
+                   .exclude(to_status="").order_by("-pk").values("to_status")[:1])
+    return incident_timeline_public(report.incident).annotate(status_then=Subquery(status_then))
