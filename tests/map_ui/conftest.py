@@ -106,3 +106,21 @@ def login(page, base: str, username: str, password: str) -> None:
     page.fill("#id_password", password)
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
+
+
+def pages_close_and_wait_quiet(*contexts) -> None:
+    """Close the pages and let the server finish what they asked for before the test
+    database is flushed: a TRUNCATE racing a request's transaction can deadlock."""
+    from django.db import connection
+
+    for context in contexts:
+        for page in context.pages:
+            page.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                           "current_database() AND pid <> pg_backend_pid() AND state <> 'idle'")
+            if cursor.fetchone()[0] == 0:
+                break
+        time.sleep(0.1)

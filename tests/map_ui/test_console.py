@@ -14,14 +14,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from django.db import connection
 
 from crews.models import RoutePlan, RouteStop
 from fixtures.city import demo_city_load, demo_crews_load, demo_users_load
 from fixtures.generator import reports_generate
 from gis.roads import roads_import
 from incidents.models import Incident, Report, Status
-from tests.map_ui.conftest import login, screenshot
+from tests.map_ui.conftest import login, pages_close_and_wait_quiet, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -58,16 +57,7 @@ def _server_quiet(desk):
     """Close the pages and let the server finish what they asked for before the test
     database is flushed: a TRUNCATE racing a request's transaction can deadlock."""
     yield
-    for page in desk.pages:
-        page.close()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
-                           "current_database() AND pid <> pg_backend_pid() AND state <> 'idle'")
-            if cursor.fetchone()[0] == 0:
-                break
-        time.sleep(0.1)
+    pages_close_and_wait_quiet(desk)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import re
 import time
 
 import pytest
-from django.db import connection
 from playwright.sync_api import expect
 
 from crews.models import CrewAction, RoutePlan, RouteStop
@@ -16,7 +15,7 @@ from fixtures.city import demo_city_load, demo_crews_load, demo_users_load
 from gis.roads import roads_import
 from incidents.models import Incident, IncidentUpdate, Photo, Report, Status
 from tests.conftest import jpeg_bytes
-from tests.map_ui.conftest import PHONE, login, screenshot
+from tests.map_ui.conftest import PHONE, login, pages_close_and_wait_quiet, screenshot
 from tests.map_ui.test_console import console_open, list_item, street_grid_write
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -60,17 +59,7 @@ def _server_quiet(desk, citizen, crew_phone):
     """Close the pages and let the server finish what they asked for before the test
     database is flushed: a TRUNCATE racing a request's transaction can deadlock."""
     yield
-    for context in (desk, citizen, crew_phone):
-        for page in context.pages:
-            page.close()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
-                           "current_database() AND pid <> pg_backend_pid() AND state <> 'idle'")
-            if cursor.fetchone()[0] == 0:
-                break
-        time.sleep(0.1)
+    pages_close_and_wait_quiet(desk, citizen, crew_phone)
 
 
 @pytest.fixture

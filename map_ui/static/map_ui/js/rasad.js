@@ -116,6 +116,16 @@
 
   function mapByName(name) { return window[name]; }
 
+  /* Show #offline-banner while the browser has no connection. */
+  function offlineBanner() {
+    const banner = document.getElementById("offline-banner");
+    if (!banner) return;
+    const update = () => banner.classList.toggle("hidden", navigator.onLine);
+    window.addEventListener("online", update);
+    window.addEventListener("offline", update);
+    update();
+  }
+
   window.Rasad = { config, lang, t, fmt, esc, fmtDate, fmtNumber, statusLabel, api, uuid, store,
-    roadsFallback, mapByName, rtl: document.documentElement.dir === "rtl" };
+    roadsFallback, mapByName, offlineBanner, rtl: document.documentElement.dir === "rtl" };
 })();

@@ -270,14 +270,6 @@
     render();
   }
 
-  function offlineBanner() {
-    const banner = document.getElementById("offline-banner");
-    if (!banner) return;
-    const update = () => banner.classList.toggle("hidden", navigator.onLine);
-    window.addEventListener("online", update);
-    window.addEventListener("offline", update);
-    update();
-  }
 
   /* ---------- the report page ---------- */
   function reportPage() {
@@ -874,7 +866,7 @@
   }
 
   registerWorker();
-  offlineBanner();
+  R.offlineBanner();
   if (document.getElementById("report-form")) reportPage();
   else {
     const box = document.getElementById("outbox");

@@ -62,14 +62,6 @@
       navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
     }
   }
-  function offlineBanner() {
-    const banner = document.getElementById("offline-banner");
-    if (!banner) return;
-    const update = () => banner.classList.toggle("hidden", navigator.onLine);
-    window.addEventListener("online", update);
-    window.addEventListener("offline", update);
-    update();
-  }
 
   /* ---------- /track/<code>/ ---------- */
   function trackPage() {
@@ -260,7 +252,7 @@
   }
 
   registerWorker();
-  offlineBanner();
+  R.offlineBanner();
   if (config.code && document.getElementById("track")) trackPage();
   if (document.getElementById("my-reports")) lookupPage();
 })();
