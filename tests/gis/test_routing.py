@@ -1,6 +1,5 @@
 """Snapping, matrices and paths over the small network of test_roads (see its drawing)."""
 
-from importlib.util import find_spec
 
 import numpy as np
 import pytest
@@ -21,11 +20,8 @@ from tests.gis.test_roads import (
     osm_write,
 )
 
-ENGINES = [
-    "pgrouting",
-    pytest.param("scipy", marks=pytest.mark.skipif(find_spec("scipy") is None,
-                                                   reason="scipy is not installed")),
-]
+# scipy is a dependency: both engines always run.
+ENGINES = ["pgrouting", "scipy"]
 ACCESS_M_S = 15 / 3.6
 FALLBACK_M_S = 30 / 3.6
 # Two points on one meridian, 0.01° apart: 6,371,008.8 m × 0.01 × π/180.
