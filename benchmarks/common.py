@@ -6,6 +6,7 @@ import platform
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -217,3 +218,44 @@ def machine_busy_s() -> float:
         fields = [int(v) for v in stat.readline().split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def uvicorn_start(*, app: list[str], port: int, workers: int,
+                  env: dict[str, str]) -> "subprocess.Popen":
+    """A real uvicorn in its own process group, returned once /health/ answers 200."""
+    import subprocess
+
+    import httpx
+
+    command = [sys.executable, "-m", "uvicorn", *app, "--host", "127.0.0.1",
+               "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+               "--no-access-log"]
+    print("server:", " ".join(["uvicorn", *command[3:]]))
+    process = subprocess.Popen(command, cwd=REPO, env=env, start_new_session=True)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited with {process.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health/", timeout=2).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    server_stop(process)
+    raise SystemExit("the server did not become healthy within 90 s")
+
+
+def server_stop(server) -> None:
+    """Stop the server and the workers it spawned."""
+    import signal
+    import subprocess
+
+    if server.poll() is not None:
+        return
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()

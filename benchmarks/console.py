@@ -27,7 +27,6 @@ Targets: first draw < 2 s with 100,000 open incidents; live p95 < 1 s. Asserts n
 import argparse
 import os
 import random
-import signal
 import socket
 import subprocess
 import sys
@@ -51,7 +50,9 @@ from benchmarks.common import (
     machine_describe,
     percentile,
     points_in_area,
+    server_stop,
     table_print,
+    uvicorn_start,
 )
 
 DATABASE = "rasad_bench_console"
@@ -154,34 +155,7 @@ def server_start(*, port: int, workers: int) -> subprocess.Popen:
     env = {**bench_env(), "STATIC_ROOT": str(STATIC_ROOT), "DB_CONN_MAX_AGE": "0"}
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
                    cwd=REPO, env=env, check=True)
-    command = [sys.executable, "-m", "uvicorn", "ops.asgi:application", "--host", "127.0.0.1",
-               "--port", str(port), "--workers", str(workers), "--log-level", "warning",
-               "--no-access-log"]
-    print("server:", " ".join(["uvicorn", *command[3:]]))
-    process = subprocess.Popen(command, cwd=REPO, env=env, start_new_session=True)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited with {process.returncode}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health/", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    server_stop(process)
-    raise SystemExit("the server did not become healthy within 90 s")
-
-
-def server_stop(server: subprocess.Popen) -> None:
-    if server.poll() is not None:
-        return
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
+    return uvicorn_start(app=["ops.asgi:application"], port=port, workers=workers, env=env)
 
 
 def console_ready(page, timeout_ms: float = 60000) -> None:

@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import os
 import random
-import signal
 import socket
 import subprocess
 import sys
@@ -27,7 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 
 from benchmarks.common import (
-    REPO,
     CpuMeter,
     attributes_for,
     bench_env,
@@ -39,7 +37,9 @@ from benchmarks.common import (
     machine_describe,
     percentile,
     points_in_area,
+    server_stop,
     table_print,
+    uvicorn_start,
 )
 
 RASAD_PATH = "/api/v1/reports/"
@@ -94,35 +94,8 @@ SERVERS = {
 
 def server_start(*, port: int, workers: int, env: dict[str, str],
                  server: str = "asgi") -> subprocess.Popen:
-    command = [sys.executable, "-m", "uvicorn", *SERVERS[server], "--host", "127.0.0.1",
-               "--port", str(port), "--workers", str(workers), "--log-level", "warning",
-               "--no-access-log"]
-    print("server:", " ".join(["uvicorn", *command[3:]]))
-    process = subprocess.Popen(command, cwd=REPO, env={**bench_env(), **env},
-                               start_new_session=True)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited with {process.returncode}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health/", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    server_stop(process)
-    raise SystemExit("the server did not become healthy within 90 s")
-
-
-def server_stop(server: subprocess.Popen) -> None:
-    if server.poll() is not None:
-        return
-    os.killpg(server.pid, signal.SIGTERM)  # the server and the workers it spawned
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
+    return uvicorn_start(app=SERVERS[server], port=port, workers=workers,
+                         env={**bench_env(), **env})
 
 
 async def _phase(client: httpx.AsyncClient, path: str, bodies: list[dict], *, concurrency: int,
