@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -24,7 +25,7 @@ from crews.services.dispatch import (
 )
 from crews.services.positions import crew_trail
 from gis.models import ServiceArea
-from incidents.api.permissions import IsDispatcher, IsStaffMember
+from incidents.api.permissions import IsDispatcher, IsStaffMember, user_department_ids
 from incidents.models import Incident
 
 
@@ -64,8 +65,18 @@ class DispatchPlanApi(APIView):
             area = ServiceArea.objects.filter(slug=data["area"]).first()
             if area is None:
                 raise serializers.ValidationError({"area": [_("Unknown area.")]})
+        # Dispatchers plan their departments' incidents only (admins: every department).
+        department_ids = user_department_ids(request.user)
+        if department_ids is not None and data.get("incident_ids"):
+            foreign = sorted(Incident.objects.filter(pk__in=data["incident_ids"])
+                             .exclude(department_id__in=department_ids)
+                             .values_list("pk", flat=True))
+            if foreign:
+                raise PermissionDenied(_("Incidents %(ids)s belong to departments you do not "
+                                         "dispatch for.") % {"ids": ", ".join(map(str, foreign))})
         result = dispatch_plan(crew_ids=data["crew_ids"], incident_ids=data.get("incident_ids"),
-                               area=area, by=request.user, budget_s=data["budget_s"])
+                               area=area, by=request.user, budget_s=data["budget_s"],
+                               department_ids=department_ids)
         return Response(result_payload(result), status=status.HTTP_201_CREATED)
 
 

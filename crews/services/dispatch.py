@@ -163,7 +163,8 @@ def _kept_schedule(vehicles: list[_Vehicle], now: datetime) -> None:
 
 
 def _incidents_to_plan(*, incident_ids: list[int] | None, vehicles: list[_Vehicle],
-                       current: dict[int, RoutePlan], area) -> tuple[list[Incident],
+                       current: dict[int, RoutePlan], area,
+                       department_ids: list[int] | None = None) -> tuple[list[Incident],
                                                                      list[Unassigned]]:
     """The chosen incidents (or every verified/reopened one, in the area if given), plus the
     pending stops already on these crews' routes; kept stops excluded. Returns the
@@ -176,6 +177,8 @@ def _incidents_to_plan(*, incident_ids: list[int] | None, vehicles: list[_Vehicl
         queryset = queryset.filter(status__in=(Status.VERIFIED, Status.REOPENED))
         if area is not None:
             queryset = queryset.filter(area=area)
+        if department_ids is not None:
+            queryset = queryset.filter(department_id__in=department_ids)
     incidents = {i.pk: i for i in queryset}
     on_these_routes: set[int] = set()
     kept: set[int] = set()
@@ -293,7 +296,8 @@ def _reason_for(incident: Incident, vehicles: list[_Vehicle], pins: dict[int, in
 
 @transaction.atomic
 def dispatch_plan(*, crew_ids: list[int], incident_ids: list[int] | None = None, area=None,
-                  by=None, budget_s: float = 2.0, reason: str = "") -> DispatchResult:
+                  by=None, budget_s: float = 2.0, reason: str = "",
+                  department_ids: list[int] | None = None) -> DispatchResult:
     """Plan the chosen crews' routes over the chosen incidents (or every verified one, in
     `area` if given) and the pending stops already on their routes; store a new plan
     version for every chosen crew on shift in the next 24 hours."""
@@ -311,7 +315,8 @@ def dispatch_plan(*, crew_ids: list[int], incident_ids: list[int] | None = None,
                          kept=_kept_stops(current.get(c.pk))) for c in vehicles_crews]
     not_used = [CrewNotUsed(c, _("no shift in the next 24 hours")) for c in crews
                 if c.pk not in shifts]
-    incidents, unassigned = _incidents_to_plan(incident_ids=incident_ids, vehicles=vehicles,
+    incidents, unassigned = _incidents_to_plan(department_ids=department_ids,
+                                               incident_ids=incident_ids, vehicles=vehicles,
                                                current=current, area=area)
     if not vehicles:
         unassigned += [Unassigned(i.pk, _("no chosen crew has a shift in the next 24 hours"))

@@ -112,6 +112,40 @@ def test_plan_by_area_takes_every_verified_incident_in_it(dispatcher_client, asp
         h.pk for h in holes]
 
 
+def test_dispatcher_of_another_department_cannot_plan_these_incidents(asphalt_crew, holes):
+    from fixtures.factories import DepartmentFactory
+
+    outsider = user_with_role(Role.DISPATCHER, username="parks-dispatcher")
+    outsider.departments.add(DepartmentFactory(code="parks"))
+    client = APIClient()
+    client.force_authenticate(outsider)
+
+    response = client.post(PLAN_URL, {"crew_ids": [asphalt_crew.pk], "budget_s": 0.5,
+                                      "incident_ids": [h.pk for h in holes]}, format="json")
+
+    assert response.status_code == 403
+    assert RoutePlan.objects.count() == 0
+    assert set(Incident.objects.filter(pk__in=[h.pk for h in holes])
+               .values_list("status", flat=True)) == {Status.VERIFIED}
+
+
+def test_area_plan_takes_only_the_dispatchers_departments(asphalt_crew, holes, city):
+    from fixtures.factories import DepartmentFactory
+
+    outsider = user_with_role(Role.DISPATCHER, username="parks-dispatcher")
+    outsider.departments.add(DepartmentFactory(code="parks"))
+    client = APIClient()
+    client.force_authenticate(outsider)
+
+    response = client.post(PLAN_URL, {"crew_ids": [asphalt_crew.pk], "area": city.slug,
+                                      "budget_s": 0.5}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["plans"][0]["stops"] == []
+    assert set(Incident.objects.filter(pk__in=[h.pk for h in holes])
+               .values_list("status", flat=True)) == {Status.VERIFIED}
+
+
 @pytest.mark.parametrize(
     ("data", "errors"),
     [
