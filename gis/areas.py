@@ -107,23 +107,12 @@ class Placement:
     district_code: str | None
 
 
-PLACE_SQL = """
-SELECT a.id, d.id, d.code
-FROM rasad_gis_servicearea a
-CROSS JOIN (SELECT ST_SetSRID(ST_MakePoint(%s, %s), 4326) AS geom) p
-LEFT JOIN LATERAL (
-    SELECT d.id, d.code FROM rasad_gis_district d
-    WHERE d.area_id = a.id AND ST_Intersects(d.boundary, p.geom)
-    ORDER BY d.id LIMIT 1) d ON true
-WHERE ST_Intersects(a.boundary, p.geom)
-ORDER BY a.id
-LIMIT 1
-"""
+PLACE_SQL = "SELECT area_id, district_id, district_code FROM rasad_place(%s, %s)"
 
 
 def place_point(point: Point) -> Placement | None:
-    """The area and district holding a point, in one indexed query that returns ids only
-    (no boundary geometry is fetched)."""
+    """The area and district holding a point: one indexed query that returns ids only (no
+    boundary geometry is fetched), the database function intake uses too."""
     from django.db import connection
 
     with connection.cursor() as cursor:

@@ -125,11 +125,7 @@ class ReportCreateApi(APIView):
             data=report_input, user=user, submitted_by=request.user if is_agent else None,
             idempotency_key=request.headers.get("Idempotency-Key") or None,
             client_ip=_client_ip(request))
-        # The report as stored: the serializer reads only public fields (no second query for
-        # the whole row; district and photos are fetched as the serializer needs them).
         report = result.report
-        if result.created and not report_input.photos:
-            report._prefetched_objects_cache = {"photos": report.photos.none()}
         body = ReportPublicOutput(report, context={"request": request}).data
         body["properties"]["token"] = str(report.token)
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

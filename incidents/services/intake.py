@@ -4,6 +4,7 @@ import hashlib
 import json
 import logging
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -11,7 +12,6 @@ import phonenumbers
 from django.conf import settings
 from django.contrib.gis.db.models.functions import GeometryDistance
 from django.contrib.gis.geos import Point
-from django.contrib.gis.measure import D
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.base import ContentFile
 from django.core.validators import URLValidator, validate_email
@@ -19,8 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gis.areas import place_point
-from gis.geo import advisory_xact_lock, cell_lock_keys, text_lock_key
+from gis.geo import cell_lock_keys, text_lock_key
 from gis.models import District, ServiceArea
 from incidents.codes import tracking_code_new
 from incidents.events import event_publish_on_commit
@@ -32,19 +31,14 @@ from incidents.exceptions import (
     ValidationFailed,
 )
 from incidents.models import (
-    OPEN_STATUSES,
     Category,
     CategoryAttribute,
     Channel,
     Incident,
-    IncidentUpdate,
     Photo,
     Report,
-    RoutingRule,
-    Status,
 )
 from incidents.photos import CleanPhoto, photo_clean
-from incidents.priority import priority_score
 
 logger = logging.getLogger(__name__)
 
@@ -220,38 +214,12 @@ def category_for_intake(code: str) -> Category | None:
     return category
 
 
-_routing: tuple[float, dict[tuple[int, int], int]] = (-1e9, {})
-
-
-def _department_id_for(category: Category, district_id: int | None) -> int:
-    """Routing rule (category + district → department), else the category's department.
-    The rules table is small: read whole and cached like the catalogue."""
-    global _routing
-    if district_id is None:
-        return category.department_id
-    ttl = settings.RASAD_CATALOGUE_CACHE_S
-    now = time.monotonic()
-    if not ttl or now - _routing[0] >= ttl:
-        rules = {(c, d): dep for c, d, dep in RoutingRule.objects.values_list(
-            "category_id", "district_id", "department_id")}
-        _routing = (now, rules)
-    return _routing[1].get((category.pk, district_id), category.department_id)
-
-
 def _outside_message(point: Point) -> str:
     nearest = ServiceArea.objects.order_by(GeometryDistance("boundary", point)).first()
     if nearest is None:
         return _("No service area is set up yet, so no report can be accepted.")
     return _("The point (%(lon).5f, %(lat).5f) is outside the service area of %(area)s.") % {
         "lon": point.x, "lat": point.y, "area": nearest.name_in()}
-
-
-@dataclass(frozen=True)
-class _Place:
-    area_id: int
-    district_id: int | None
-    district_code: str | None
-    department_id: int
 
 
 @dataclass
@@ -347,104 +315,84 @@ def report_validate(data: ReportInput, *, joining: bool = False) -> _Checked:
                     media_urls=list(data.media_urls))
 
 
-def _incident_new(*, checked: _Checked, place: _Place, now: datetime) -> Incident:
-    category = checked.category
-    incident = Incident.objects.create(
-        category=category, area_id=place.area_id, district_id=place.district_id,
-        department_id=place.department_id, location=checked.point, status=Status.NEW, severity=category.severity, report_count=1,
-        first_reported_at=now, last_reported_at=now,
-        sla_due_at=now + timedelta(hours=category.sla_hours),
-        priority=priority_score(severity=category.severity, report_count=1,
-                                first_reported_at=now, sla_hours=category.sla_hours, now=now),
-    )
-    IncidentUpdate.objects.create(incident=incident, from_status="", to_status=Status.NEW,
-                                  note=_("Reported"), public=True)
-    return incident
-
-
-def _incident_join(*, incident_id: int, point: Point, now: datetime) -> Incident | None:
-    """Add one report to an incident: its location moves to the mean of its reports.
-
-    Locks the incident row; returns None when it is no longer open."""
-    incident = (Incident.objects.select_for_update(of=("self",)).select_related("category")
-                .get(pk=incident_id))
-    if incident.status not in OPEN_STATUSES:
-        return None
-    n = incident.report_count
-    incident.location = Point((incident.location.x * n + point.x) / (n + 1),
-                              (incident.location.y * n + point.y) / (n + 1), srid=4326)
-    incident.report_count = n + 1
-    incident.last_reported_at = now
-    incident.priority = priority_score(
-        severity=incident.severity, report_count=n + 1,
-        first_reported_at=incident.first_reported_at,
-        sla_hours=incident.category.sla_hours, now=now,
-        reopened=incident.status == Status.REOPENED)
-    # The version is not bumped: another reporter joining changes nothing a crew or a
-    # dispatcher works with, and must not make their next update stale.
-    incident.save(update_fields=["location", "report_count", "last_reported_at", "priority",
-                                 "updated_at"])
-    return incident
-
-
-def _incident_find_and_join(*, checked: _Checked, place: _Place, now: datetime) -> Incident:
-    """Join the nearest open incident, or start one. The cell locks serialise intake, but a
-    dispatcher may close or merge the found incident between the search and the row lock:
-    then the search runs again without it."""
-    category, point = checked.category, checked.point
-    passed_over: list[int] = []
-    for _attempt in range(3):
-        incident_id = incident_find_to_join(category=category, point=point, now=now,
-                                            exclude=passed_over)
-        if incident_id is None:
-            break
-        incident = _incident_join(incident_id=incident_id, point=point, now=now)
-        if incident is not None:
-            return incident
-        passed_over.append(incident_id)
-    return _incident_new(checked=checked, place=place, now=now)
-
-
 def incident_find_to_join(*, category: Category, point: Point, now: datetime,
                           exclude: list[int] | None = None) -> int | None:
-    """The nearest open incident of the category within its radius and time window (KNN)."""
-    if connection.in_atomic_block:
-        # A nearest-first walk of the open-incident GiST index stops at the first match; the
-        # planner's default, a bitmap AND with the category or status btree, reads every
-        # incident of the category and grows with the table (measured 3x slower at 300k).
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL enable_bitmapscan = off")
-    return (
-        Incident.objects.filter(
-            category=category,
-            status__in=OPEN_STATUSES,
-            last_reported_at__gte=now - timedelta(hours=category.cluster_window_hours),
-            location__dwithin=(point, D(m=category.cluster_radius_m)),
-        )
-        .exclude(pk__in=exclude or [])
-        .order_by(GeometryDistance("location", point))
-        .values_list("pk", flat=True)
-        .first()
-    )
+    """The nearest open incident of the category within its radius and time window: a KNN
+    walk of the open-incident GiST index (database function rasad_incident_to_join, the one
+    intake uses)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT rasad_incident_to_join(%s, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography,"
+            " %s, %s, %s::bigint[])",
+            [category.pk, point.x, point.y, float(category.cluster_radius_m),
+             now - timedelta(hours=category.cluster_window_hours), exclude or []])
+        (incident_id,) = cursor.fetchone()
+    return incident_id
 
 
-def _photos_store(report: Report, checked: _Checked) -> None:
+def _photos_store(report: Report, checked: _Checked) -> list[Photo]:
+    stored = []
     for clean in checked.photos:
         photo = Photo(report=report, width=clean.width, height=clean.height,
                       state=Photo.State.READY)
         photo.image.save("photo.jpg", ContentFile(clean.image), save=False)
         photo.thumbnail.save("thumb.jpg", ContentFile(clean.thumbnail), save=False)
         photo.save()
+        stored.append(photo)
     for url in checked.media_urls:
         photo = Photo.objects.create(report=report, source_url=url, state=Photo.State.PENDING)
         from incidents.tasks import photo_fetch_task
 
         photo_fetch_task.delay_on_commit(photo_id=photo.pk)
+        stored.append(photo)
+    return stored
+
+
+# One call does the locks, the placement, the clustering and the writes: see the migration
+# incidents/migrations/0007_intake_functions.py for the steps.
+INTAKE_SQL = """
+SELECT outcome, report_id, area_id, district_id, district_code, department_id, incident_id,
+       incident_status, incident_report_count, incident_lon, incident_lat, incident_priority
+FROM rasad_report_intake(%s, %s, %s, %s, %s::bigint[], %s, %s, %s, %s, %s, %s, %s, %s, %s,
+                         %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::inet)
+"""
+
+
+@dataclass(frozen=True)
+class _Stored:
+    outcome: str  # created, replayed, mismatch, outside or closed
+    report_id: int | None
+    area_id: int | None
+    district_id: int | None
+    district_code: str | None
+    department_id: int | None
+    incident_id: int | None
+    incident_status: str | None
+    incident_report_count: int | None
+    incident_lon: float | None
+    incident_lat: float | None
+    incident_priority: float | None
+
+
+def _intake_run(report: Report, *, cell_locks: list[int], join_id: int | None,
+                now: datetime) -> _Stored:
+    key = report.idempotency_key
+    with connection.cursor() as cursor:
+        cursor.execute(INTAKE_SQL, [
+            report.category_id, report.location.x, report.location.y, now, cell_locks,
+            join_id, text_lock_key(key) if key else None, key, report.request_fingerprint,
+            _("Reported"), report.tracking_code, report.token, report.address,
+            report.description, json.dumps(report.attributes), report.channel,
+            report.language, report.joined_existing, report.reporter_name,
+            report.reporter_email, report.reporter_phone, report.user_id,
+            report.submitted_by_id, report.api_client_id, report.client_ip,
+        ])
+        return _Stored(*cursor.fetchone())
 
 
 def report_submit(*, data: ReportInput, user=None, submitted_by=None, api_client=None,
                   idempotency_key: str | None = None, client_ip: str | None = None,
-                  join: Incident | None = None, _attempt: int = 1) -> SubmitResult:
+                  join: Incident | None = None) -> SubmitResult:
     """Store one report and attach it to an incident, all in one transaction.
 
     Idempotent: the same key with the same body returns the first report; with another body
@@ -453,77 +401,74 @@ def report_submit(*, data: ReportInput, user=None, submitted_by=None, api_client
     same moment end in one incident. `join` given means "me too": join that incident.
     """
     checked = report_validate(data, joining=join is not None)
-    fingerprint = data.fingerprint()
     if api_client:
         scope = f"c{api_client.pk}"
     elif submitted_by:
         scope = f"a{submitted_by.pk}"
     else:
         scope = f"u{user.pk}" if user else "anon"
-    scoped_key = f"{scope}:{idempotency_key}" if idempotency_key else None
-    point = checked.point
-    placement = place_point(point)
-    if placement is None:
+    category, point = checked.category, checked.point
+    fingerprint = data.fingerprint()
+    cell_locks = [] if join is not None else cell_lock_keys(
+        namespace=category.pk, lon=point.x, lat=point.y, radius_m=category.cluster_radius_m)
+    # Without photos the call is the whole transaction; photos are stored in the same one.
+    one_statement = not (checked.photos or checked.media_urls or connection.in_atomic_block)
+    for attempt in range(1, 4):
+        now = timezone.now()
+        report = Report(
+            tracking_code=tracking_code_new(), category=category, location=point,
+            address=checked.address, description=checked.description,
+            attributes=checked.attributes, channel=checked.channel, language=checked.language,
+            joined_existing=join is not None, reporter_name=checked.name,
+            reporter_email=checked.email, reporter_phone=checked.phone, user=user,
+            submitted_by=submitted_by, api_client=api_client,
+            idempotency_key=f"{scope}:{idempotency_key}" if idempotency_key else None,
+            request_fingerprint=fingerprint, client_ip=client_ip, created_at=now,
+            updated_at=now)
+        try:
+            with nullcontext() if one_statement else transaction.atomic():
+                stored = _intake_run(report, cell_locks=cell_locks,
+                                     join_id=join.pk if join is not None else None, now=now)
+                if stored.outcome == "created":
+                    _report_stored(report, stored)
+                    photos = _photos_store(report, checked)
+            break
+        except IntegrityError:
+            # A tracking code collided (about one in 10^11): the whole submission is tried
+            # again, with a new code.
+            if attempt == 3:
+                raise
+            logger.warning("report_submit retried after an integrity error", exc_info=True)
+    if stored.outcome == "replayed":
+        return SubmitResult(report=Report.objects.get(pk=stored.report_id), created=False)
+    if stored.outcome == "mismatch":
+        raise IdempotencyMismatch(
+            _("This Idempotency-Key was already used for a different report. "
+              "Use a new key for a new report."), field="Idempotency-Key")
+    if stored.outcome == "outside":
         raise OutsideServiceArea(_outside_message(point), field="lat")
-    place = _Place(area_id=placement.area_id, district_id=placement.district_id,
-                   district_code=placement.district_code,
-                   department_id=_department_id_for(checked.category, placement.district_id))
-    try:
-        with transaction.atomic():
-            if scoped_key:
-                advisory_xact_lock([text_lock_key(scoped_key)])
-                existing = Report.objects.filter(idempotency_key=scoped_key).first()
-                if existing is not None:
-                    if existing.request_fingerprint != fingerprint:
-                        raise IdempotencyMismatch(
-                            _("This Idempotency-Key was already used for a different report. "
-                              "Use a new key for a new report."), field="Idempotency-Key")
-                    return SubmitResult(report=existing, created=False)
-            now = timezone.now()
-            category = checked.category
-            if join is not None:
-                incident = _incident_join(incident_id=join.pk, point=point, now=now)
-                if incident is None or incident.category_id != category.pk:
-                    raise Conflict(_("This incident is no longer open; please file a new report."))
-            else:
-                advisory_xact_lock(cell_lock_keys(namespace=category.pk, lon=point.x,
-                                                  lat=point.y, radius_m=category.cluster_radius_m))
-                incident = _incident_find_and_join(checked=checked, place=place, now=now)
-            report = _report_create(checked=checked, incident=incident, place=place, now=now,
-                                    user=user, submitted_by=submitted_by, api_client=api_client,
-                                    scoped_key=scoped_key, fingerprint=fingerprint,
-                                    client_ip=client_ip, joined=join is not None)
-            _photos_store(report, checked)
-            event_publish_on_commit(
-                kind="incident.created" if incident.report_count == 1 else "incident.updated",
-                incident_id=incident.pk, status=incident.status,
-                lon=incident.location.x, lat=incident.location.y,
-                category=category.code, report_count=incident.report_count,
-                priority=incident.priority)
-    except IntegrityError:
-        # A tracking code collided (about one in 10^11): the whole submission is tried again.
-        if _attempt >= 3:
-            raise
-        logger.warning("report_submit retried after an integrity error", exc_info=True)
-        return report_submit(data=data, user=user, submitted_by=submitted_by,
-                             api_client=api_client, idempotency_key=idempotency_key,
-                             client_ip=client_ip, join=join, _attempt=_attempt + 1)
+    if stored.outcome == "closed":
+        raise Conflict(_("This incident is no longer open; please file a new report."))
+    # The report knows its photos, as if prefetched: showing it reads nothing back.
+    known = report.photos.all()
+    known._result_cache, known._prefetch_done = photos, True
+    report._prefetched_objects_cache = {"photos": known}
+    event_publish_on_commit(
+        kind="incident.created" if stored.incident_report_count == 1 else "incident.updated",
+        incident_id=stored.incident_id, status=stored.incident_status,
+        lon=stored.incident_lon, lat=stored.incident_lat, category=category.code,
+        report_count=stored.incident_report_count, priority=stored.incident_priority)
     return SubmitResult(report=report, created=True)
 
 
-def _report_create(*, checked: _Checked, incident: Incident, place: _Place,
-                   now: datetime, user, submitted_by, api_client, scoped_key, fingerprint,
-                   client_ip, joined: bool) -> Report:
-    district = (District(pk=place.district_id, code=place.district_code)
-                if place.district_id else None)
-    return Report.objects.create(
-        tracking_code=tracking_code_new(), category=checked.category, incident=incident,
-        area_id=place.area_id, district=district,
-        department_id=place.department_id, location=checked.point,
-        address=checked.address, description=checked.description,
-        attributes=checked.attributes, channel=checked.channel, language=checked.language,
-        status=incident.status, joined_existing=joined, reporter_name=checked.name,
-        reporter_email=checked.email, reporter_phone=checked.phone, user=user,
-        submitted_by=submitted_by, api_client=api_client, idempotency_key=scoped_key,
-        request_fingerprint=fingerprint, client_ip=client_ip, created_at=now,
-    )
+def _report_stored(report: Report, stored: _Stored) -> None:
+    """Fill in what the database decided, as if the report had been read back."""
+    report.pk = stored.report_id
+    report.area_id = stored.area_id
+    report.department_id = stored.department_id
+    report.incident_id = stored.incident_id
+    report.status = stored.incident_status
+    if stored.district_id is not None:
+        report.district = District(pk=stored.district_id, code=stored.district_code)
+    report._state.adding = False
+    report._state.db = connection.alias

@@ -96,6 +96,7 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "rasad",
+        "OPTIONS": {"pool_class": "ops.redis_pool.SharedConnectionPool"},
     }
 }
 CHANNEL_LAYERS = {

@@ -6,6 +6,7 @@ import time
 
 import pytest
 from django.contrib.auth import get_user_model
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from crews.models import CrewAction, CrewPosition, RouteStop
@@ -199,7 +200,12 @@ def test_offline_actions_wait_on_the_phone_and_replay_once_in_order(asgi_server,
             return
         lost.append(r.request.url)
         r.fetch()
-        r.abort()
+        try:
+            r.abort()
+        except PlaywrightError as exc:
+            # On a loaded machine the phone may give up waiting first: lost all the same.
+            if "already handled" not in str(exc):
+                raise
 
     page.route("**/api/v1/crew/stops/**", lose_first_answer)
     replayed: list[str | None] = []
