@@ -2,7 +2,7 @@
 
 Both endpoints are served by the same real server (uvicorn ops.asgi:application, as `make run`
 serves it, here with --workers 2) in the same run, hit by concurrent keep-alive clients
-(asyncio + httpx) with the same JSON bodies: a random point inside the demo area, a random
+(asyncio streams, benchmarks.common.HttpConnection) with the same JSON bodies: a random point inside the demo area, a random
 demo category, valid attributes. Timed phases alternate between the endpoints so drift on
 the machine hits both alike. Prints a table; asserts nothing.
 
@@ -11,6 +11,7 @@ the machine hits both alike. Prints a table; asserts nothing.
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import socket
@@ -23,10 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx
-
 from benchmarks.common import (
     CpuMeter,
+    HttpPool,
     attributes_for,
     bench_env,
     database_ensure,
@@ -69,14 +69,14 @@ class Phase:
         return len(self.latencies) / self.wall_s if self.wall_s else 0.0
 
 
-def _bodies(area, categories: list[str], count: int, rng: random.Random) -> list[dict]:
+def _bodies(area, categories: list[str], count: int, rng: random.Random) -> list[bytes]:
     bodies = []
     for lon, lat in points_in_area(area, count, rng):
         code = rng.choice(categories)
-        bodies.append({"category": code, "lon": lon, "lat": lat,
-                       "description": f"Benchmark report {rng.randrange(10**9)}",
-                       "attributes": attributes_for(code, rng), "channel": "web",
-                       "language": "en"})
+        bodies.append(json.dumps({"category": code, "lon": lon, "lat": lat,
+                                  "description": f"Benchmark report {rng.randrange(10**9)}",
+                                  "attributes": attributes_for(code, rng), "channel": "web",
+                                  "language": "en"}).encode())
     return bodies
 
 
@@ -98,20 +98,20 @@ def server_start(*, port: int, workers: int, env: dict[str, str],
                          env={**bench_env(), **env})
 
 
-async def _phase(client: httpx.AsyncClient, path: str, bodies: list[dict], *, concurrency: int,
+async def _phase(client: HttpPool, path: str, bodies: list[bytes], *, concurrency: int,
                  into: Phase | None, idempotency: bool, meter: CpuMeter,
                  rate: float | None = None) -> None:
     """Closed loop: `concurrency` clients, each sending its next request when the last one
     is answered. Open loop (`rate`): a request every 1/rate s whatever the answers, its
     latency counted from when it was due, so a server falling behind shows in it."""
 
-    async def one_request(body: dict, due: float) -> None:
-        headers = {"Idempotency-Key": uuid.uuid4().hex} if idempotency else {}
+    async def one_request(body: bytes, due: float) -> None:
+        headers = {"Idempotency-Key": uuid.uuid4().hex} if idempotency else None
         try:
-            response = await client.post(path, json=body, headers=headers)
-            ok = response.status_code in (200, 201)
-            detail = f"{response.status_code} {response.text[:300]}"
-        except httpx.HTTPError as exc:
+            status, content = await client.post(path, body, headers)
+            ok = status in (200, 201)
+            detail = f"{status} {content[:300].decode(errors='replace')}"
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             ok, detail = False, repr(exc)
         elapsed = time.perf_counter() - due
         if into is None:
@@ -160,15 +160,13 @@ async def _phase(client: httpx.AsyncClient, path: str, bodies: list[dict], *, co
             into.cpu_s[name] = into.cpu_s.get(name, 0.0) + seconds
 
 
-async def load(*, port: int, meter: CpuMeter, bodies: list[dict], warmup: int, requests: int,
+async def load(*, port: int, meter: CpuMeter, bodies: list[bytes], warmup: int, requests: int,
                rounds: int, concurrency: int, idempotency: bool,
                rate: float | None = None) -> dict[str, Phase]:
     results = {"rasad": Phase(), "bare": Phase()}
     paths = {"rasad": RASAD_PATH, "bare": BARE_PATH}
-    connections = max(concurrency, 64) if rate else concurrency
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
-                                 timeout=60) as client:
+    client = HttpPool("127.0.0.1", port, size=max(concurrency, 64) if rate else concurrency)
+    try:
         for name in ("bare", "rasad"):
             await _phase(client, paths[name], bodies[:warmup], concurrency=concurrency,
                          into=None, idempotency=idempotency, meter=meter)
@@ -181,6 +179,8 @@ async def load(*, port: int, meter: CpuMeter, bodies: list[dict], warmup: int, r
                 await _phase(client, paths[name], part, concurrency=concurrency,
                              into=results[name], idempotency=idempotency,
                              meter=meter, rate=rate)
+    finally:
+        client.close()
     return results
 
 
@@ -255,9 +255,9 @@ def main(argv: list[str] | None = None) -> dict[str, Phase]:
         cursor.execute("SELECT count(*) FROM bench_plain")
         (plain_rows,) = cursor.fetchone()
     reports_after = Report.objects.count()
-    shape = (f"open loop at {args.rate:g} requests/s per endpoint (asyncio + httpx, one "
+    shape = (f"open loop at {args.rate:g} requests/s per endpoint (asyncio streams, one "
              f"process)" if args.rate else f"{args.concurrency} concurrent keep-alive clients "
-             f"(asyncio + httpx, one process)")
+             f"(asyncio streams, one process)")
     print(f"load: {shape}, {args.warmup} warm-up + {args.requests} timed requests per endpoint in "
           f"{args.rounds} alternating phases; uvicorn --workers {args.workers} "
           f"({args.server.upper()}); "

@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 
 LIVE_GROUP = "incidents.live"
 _MAX_QUEUED = 10_000
+_MAX_BATCH = 50
 
 
 class _Publisher:
@@ -45,14 +46,20 @@ class _Publisher:
 
         layer = get_channel_layer()
         while True:
-            payload = await self.queue.get()
+            # What piled up while the last send was out goes as one message: a burst of
+            # reports costs one group send per batch, not one per report.
+            payloads = [await self.queue.get()]
+            while len(payloads) < _MAX_BATCH and not self.queue.empty():
+                payloads.append(self.queue.get_nowait())
             if layer is None:
                 continue
+            message = ({"type": "incident.event", "event": payloads[0]} if len(payloads) == 1
+                       else {"type": "incident.events", "events": payloads})
             try:
-                await layer.group_send(LIVE_GROUP, {"type": "incident.event", "event": payload})
+                await layer.group_send(LIVE_GROUP, message)
             except Exception:
-                logger.warning("live event not published: %s", payload.get("kind"),
-                               exc_info=True)
+                logger.warning("%s live events not published, the first: %s", len(payloads),
+                               payloads[0].get("kind"), exc_info=True)
 
     def _offer(self, payload: dict) -> None:
         try:

@@ -68,6 +68,11 @@ class LiveIncidentsConsumer(AsyncJsonWebsocketConsumer):
     async def incident_event(self, message):
         await self.send_json(message["event"])
 
+    async def incident_events(self, message):
+        """A batch (incidents.events): each event goes to the page on its own, in order."""
+        for event in message["events"]:
+            await self.send_json(event)
+
     @staticmethod
     async def _is_staff(user) -> bool:
         from ops.roles import Role, user_has_role

@@ -36,6 +36,7 @@ from incidents.services import (
     report_submit,
 )
 from ops.roles import Role, user_has_role
+from ops.serializers import ReusedFieldsSerializer
 from ops.throttles import SubmitRateThrottle
 
 PUBLIC_CHANNELS = (Channel.WEB, Channel.APP)
@@ -70,7 +71,7 @@ class ReportCreateApi(APIView):
     throttle_classes = [SubmitRateThrottle]
     throttle_scope = "submit"
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(ReusedFieldsSerializer):
         category = serializers.CharField(max_length=50)
         lon = serializers.CharField(required=False, allow_blank=True)
         lat = serializers.CharField(required=False, allow_blank=True)

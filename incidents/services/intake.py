@@ -226,6 +226,8 @@ def _outside_message(point: Point) -> str:
 class _Checked:
     category: Category
     point: Point
+    lon: float  # the point's coordinates, as floats: each GEOS read costs a call
+    lat: float
     attributes: dict
     channel: str
     language: str
@@ -309,7 +311,8 @@ def report_validate(data: ReportInput, *, joining: bool = False) -> _Checked:
                        _("The location is missing: send lat and long, or a photo with GPS."))
             raise ValidationFailed({"lat": [message]})
         lon, lat = gps
-    return _Checked(category=category, point=Point(lon, lat, srid=4326), attributes=attributes,
+    return _Checked(category=category, point=Point(lon, lat, srid=4326), lon=lon, lat=lat,
+                    attributes=attributes,
                     channel=channel, language=language, description=description,
                     address=address, name=name, email=email, phone=phone, photos=photos,
                     media_urls=list(data.media_urls))
@@ -374,12 +377,12 @@ class _Stored:
     incident_priority: float | None
 
 
-def _intake_run(report: Report, *, cell_locks: list[int], join_id: int | None,
-                now: datetime) -> _Stored:
+def _intake_run(report: Report, *, lon: float, lat: float, cell_locks: list[int],
+                join_id: int | None, now: datetime) -> _Stored:
     key = report.idempotency_key
     with connection.cursor() as cursor:
         cursor.execute(INTAKE_SQL, [
-            report.category_id, report.location.x, report.location.y, now, cell_locks,
+            report.category_id, lon, lat, now, cell_locks,
             join_id, text_lock_key(key) if key else None, key, report.request_fingerprint,
             _("Reported"), report.tracking_code, report.token, report.address,
             report.description, json.dumps(report.attributes), report.channel,
@@ -410,7 +413,8 @@ def report_submit(*, data: ReportInput, user=None, submitted_by=None, api_client
     category, point = checked.category, checked.point
     fingerprint = data.fingerprint()
     cell_locks = [] if join is not None else cell_lock_keys(
-        namespace=category.pk, lon=point.x, lat=point.y, radius_m=category.cluster_radius_m)
+        namespace=category.pk, lon=checked.lon, lat=checked.lat,
+        radius_m=category.cluster_radius_m)
     # Without photos the call is the whole transaction; photos are stored in the same one.
     one_statement = not (checked.photos or checked.media_urls or connection.in_atomic_block)
     for attempt in range(1, 4):
@@ -427,7 +431,8 @@ def report_submit(*, data: ReportInput, user=None, submitted_by=None, api_client
             updated_at=now)
         try:
             with nullcontext() if one_statement else transaction.atomic():
-                stored = _intake_run(report, cell_locks=cell_locks,
+                stored = _intake_run(report, lon=checked.lon, lat=checked.lat,
+                                     cell_locks=cell_locks,
                                      join_id=join.pk if join is not None else None, now=now)
                 if stored.outcome == "created":
                     _report_stored(report, stored)

@@ -93,10 +93,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "ops.redis_cache.RedisCache",  # shares connections: see the module
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "rasad",
-        "OPTIONS": {"pool_class": "ops.redis_pool.SharedConnectionPool"},
     }
 }
 CHANNEL_LAYERS = {

@@ -17,10 +17,9 @@ STORAGES = {
 }
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "ops.redis_cache.RedisCache",  # shares connections: see the module
         "LOCATION": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
         "KEY_PREFIX": "rasad-test",
-        "OPTIONS": {"pool_class": "ops.redis_pool.SharedConnectionPool"},
     }
 }
 # The broker in its own Redis database, purged at the start of a run (tests/conftest.py).

@@ -490,3 +490,52 @@ def test_live_socket_refuses_non_staff(own_channel_layer, role):
     connected, code = run_async(scenario())
 
     assert (connected, code) == (False, 4403)
+
+
+def test_live_socket_forwards_a_batch_as_one_frame_per_event(own_channel_layer):
+    user = user_with_role(Role.DISPATCHER, is_staff=True)
+    events = [{"kind": "incident.created", "incident_id": i, "status": "new"} for i in (1, 2, 3)]
+
+    async def scenario():
+        socket = _socket(user)
+        await socket.connect()
+        await socket.receive_json_from(timeout=5)  # hello
+        await own_channel_layer.group_send(LIVE_GROUP, {"type": "incident.events",
+                                                        "events": events})
+        pushed = [await socket.receive_json_from(timeout=5) for _ in events]
+        await socket.disconnect()
+        return pushed
+
+    assert run_async(scenario()) == events
+
+
+def test_publisher_sends_what_piled_up_as_one_batch_in_order(own_channel_layer):
+    # given: a listener in the live group, and a publisher on the test's own layer
+    from incidents.events import _Publisher
+
+    channel = run_async(_group_member(own_channel_layer))
+    publisher = _Publisher()
+    events = [{"kind": "incident.updated", "incident_id": i} for i in range(40)]
+
+    # when: forty events are queued at once, as a burst of reports does
+    publisher.loop.call_soon_threadsafe(lambda: [publisher._offer(e) for e in events])
+
+    # then
+    async def receive_all():
+        received, messages = [], 0
+        while len(received) < len(events):
+            message = await asyncio.wait_for(own_channel_layer.receive(channel), 5)
+            messages += 1
+            received += ([message["event"]] if message["type"] == "incident.event"
+                         else message["events"])
+        return received, messages
+
+    received, messages = run_async(receive_all())  # (the publisher's thread idles on)
+    assert received == events
+    assert messages == 1
+
+
+async def _group_member(layer) -> str:
+    channel = await layer.new_channel()
+    await layer.group_add(LIVE_GROUP, channel)
+    return channel
