@@ -6,8 +6,8 @@ VACUUM (ANALYZE) after each load. At each level, for random reports (half at uni
 demo area, half near existing reports, where real reports land), it times:
 
   find    incident_find_to_join alone (the KNN query), outside any transaction;
-  attach  inside real report_submit calls: from taking the cell advisory locks to just
-          before the report INSERT, i.e. lock + find + join/create of the incident;
+  attach  inside real report_submit calls: the one database call that locks the cells,
+          places the point, finds and joins or creates the incident and inserts the report;
   submit  the whole report_submit call (validation, lookups, inserts, commit).
 
 Then, at the top level, incidents_recluster() (ST_ClusterDBSCAN per area and category,
@@ -57,29 +57,26 @@ def _generator_check() -> None:
 
 @contextlib.contextmanager
 def attach_timer(spans: list[float]) -> Iterator[None]:
-    """Time report_submit's clustering step without changing it: from the call that takes
-    the cell advisory locks to the start of the report INSERT (module globals, looked up at
-    call time, are wrapped for the duration)."""
+    """Time report_submit's clustering step without changing it: the one database call
+    (rasad_report_intake) that takes the cell locks, places the point, finds and joins or
+    creates the incident and inserts the report. The module global report_submit looks up
+    at call time is wrapped for the duration."""
     from incidents.services import intake
 
-    lock, create = intake.advisory_xact_lock, intake._report_create
-    started: list[float] = []
+    run = intake._intake_run
 
-    def lock_timed(keys):
-        started.append(time.perf_counter())
-        return lock(keys)
+    def run_timed(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return run(*args, **kwargs)
+        finally:
+            spans.append(time.perf_counter() - started)
 
-    def create_timed(**kwargs):
-        if started:
-            spans.append(time.perf_counter() - started[-1])
-            started.clear()
-        return create(**kwargs)
-
-    intake.advisory_xact_lock, intake._report_create = lock_timed, create_timed
+    intake._intake_run = run_timed
     try:
         yield
     finally:
-        intake.advisory_xact_lock, intake._report_create = lock, create
+        intake._intake_run = run
 
 
 def _analyze() -> None:
@@ -147,20 +144,23 @@ def _counts(categories: list) -> dict[str, int]:
 
 
 def _explain(category, lon: float, lat: float) -> str:
-    from django.contrib.gis.geos import Point
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+    from django.db import connection, transaction
     from django.utils import timezone
 
-    from incidents.services.intake import incident_find_to_join
+    from incidents.models import OPEN_STATUSES
 
-    # The find query's own SQL, captured, under EXPLAIN.
-    point = Point(lon, lat, srid=4326)
-    with CaptureQueriesContext(connection) as captured:
-        incident_find_to_join(category=category, point=point, now=timezone.now())
-    sql = captured.captured_queries[-1]["sql"]
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
+    # The query inside rasad_incident_to_join (migration incidents 0007), with its setting.
+    point = f"ST_SetSRID(ST_MakePoint({float(lon)}, {float(lat)}), 4326)::geography"
+    since = timezone.now() - timedelta(hours=category.cluster_window_hours)
+    statuses = ", ".join(f"'{status}'" for status in OPEN_STATUSES)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute(
+            f"EXPLAIN (ANALYZE, BUFFERS) SELECT i.id FROM incidents_incident i "
+            f"WHERE i.category_id = %s AND i.status IN ({statuses}) "
+            f"AND i.last_reported_at >= %s AND ST_DWithin(i.location, {point}, %s) "
+            f"ORDER BY i.location <-> {point} LIMIT 1",
+            [category.pk, since, float(category.cluster_radius_m)])
         return "\n".join(f"    {row[0]}" for row in cursor.fetchall())
 
 

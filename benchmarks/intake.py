@@ -203,15 +203,14 @@ def main(argv: list[str] | None = None) -> dict[str, Phase]:
                         help="asgi: uvicorn ops.asgi:application (as `make run`); wsgi: uvicorn "
                              "--interface wsgi ops.wsgi:application (threads reused)")
     parser.add_argument("--conn-max-age", type=int, default=None,
-                        help="the server's DB_CONN_MAX_AGE; default 0 for asgi (Django's "
-                             "advice: the app's 60 leaks a connection per request under ASGI), "
-                             "60 for wsgi")
+                        help="the server's DB_CONN_MAX_AGE; default the app's own 60 (HTTP "
+                             "runs on a fixed pool of threads, each keeping its connection)")
     parser.add_argument("--db-pool", action="store_true",
                         help="serve with Django's psycopg connection pool (needs psycopg_pool)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     if args.conn_max_age is None:
-        args.conn_max_age = 0 if args.server == "asgi" and not args.db_pool else 60
+        args.conn_max_age = 60
     if args.db_pool:
         args.conn_max_age = 0
 

@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 LANGUAGES = ("ar", "fa", "en")
 MAX_DESCRIPTION = 4000
 MAX_PHOTOS = 5
+_CHANNELS = frozenset(Channel.values)
+_URL_VALIDATOR = URLValidator(schemes=["http", "https"])
 
 
 @dataclass
@@ -261,7 +263,7 @@ def report_validate(data: ReportInput, *, joining: bool = False) -> _Checked:
     if len(address) > 300:
         errors.setdefault("address_string", []).append(_("The address is too long (300 characters at most)."))
     channel = data.channel or Channel.WEB
-    if channel not in Channel.values:
+    if channel not in _CHANNELS:
         errors.setdefault("channel", []).append(
             _("“%(value)s” is not a channel; use one of: %(allowed)s.")
             % {"value": channel, "allowed": ", ".join(Channel.values)}
@@ -293,10 +295,9 @@ def report_validate(data: ReportInput, *, joining: bool = False) -> _Checked:
     if len(data.photos) + len(data.media_urls) > MAX_PHOTOS:
         errors.setdefault("photos", []).append(
             _("A report can have at most %(n)s photos.") % {"n": MAX_PHOTOS})
-    url_validator = URLValidator(schemes=["http", "https"])
     for url in data.media_urls:
         try:
-            url_validator(url)
+            _URL_VALIDATOR(url)
         except DjangoValidationError:
             errors.setdefault("media_url", []).append(_("“%(value)s” is not an http(s) URL.")
                                                       % {"value": url[:200]})
@@ -455,7 +456,7 @@ def report_submit(*, data: ReportInput, user=None, submitted_by=None, api_client
     if stored.outcome == "closed":
         raise Conflict(_("This incident is no longer open; please file a new report."))
     # The report knows its photos, as if prefetched: showing it reads nothing back.
-    known = report.photos.all()
+    known = Photo.objects.all()
     known._result_cache, known._prefetch_done = photos, True
     report._prefetched_objects_cache = {"photos": known}
     event_publish_on_commit(
