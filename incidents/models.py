@@ -175,7 +175,9 @@ class IncidentQuerySet(models.QuerySet):
 
 
 class Incident(models.Model):
-    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="incidents")
+    # Category leads incident_cat_status_last, which serves its lookups.
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="incidents",
+                                 db_index=False)
     area = models.ForeignKey(ServiceArea, on_delete=models.PROTECT, related_name="incidents")
     district = models.ForeignKey(District, on_delete=models.PROTECT, null=True, blank=True,
                                  related_name="incidents")
@@ -231,14 +233,21 @@ class ReportQuerySet(models.QuerySet):
 
 
 class Report(models.Model):
-    tracking_code = models.CharField(max_length=12, unique=True)
+    # Every index costs each filed report: no index is kept that no query uses. Reports are
+    # read by incident, code, token, user, time and place; category is the lead column of
+    # report_cat_created; codes and keys are only ever matched exactly (so their unique
+    # constraints are in Meta, which spares the LIKE indexes unique=True adds).
+    tracking_code = models.CharField(max_length=12)
     token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="reports")
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="reports",
+                                 db_index=False)
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="reports")
-    area = models.ForeignKey(ServiceArea, on_delete=models.PROTECT, related_name="reports")
+    area = models.ForeignKey(ServiceArea, on_delete=models.PROTECT, related_name="reports",
+                             db_index=False)
     district = models.ForeignKey(District, on_delete=models.PROTECT, null=True, blank=True,
-                                 related_name="reports")
-    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="reports")
+                                 related_name="reports", db_index=False)
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="reports",
+                                   db_index=False)
     location = models.PointField(geography=True, srid=4326)
     address = models.CharField(max_length=300, blank=True)
     description = models.TextField(blank=True)
@@ -259,7 +268,7 @@ class Report(models.Model):
                                      help_text=_("The intake agent who entered it."))
     api_client = models.ForeignKey("Open311Client", on_delete=models.SET_NULL, null=True,
                                    blank=True, related_name="reports")
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     rejected_reason = models.TextField(blank=True)
@@ -271,6 +280,10 @@ class Report(models.Model):
     class Meta:
         verbose_name = _("report")
         verbose_name_plural = _("reports")
+        constraints = [
+            models.UniqueConstraint(fields=["tracking_code"], name="report_tracking_code_unique"),
+            models.UniqueConstraint(fields=["idempotency_key"], name="report_idempotency_unique"),
+        ]
         indexes = [
             models.Index(fields=["created_at"], name="report_created"),
             models.Index(fields=["category", "created_at"], name="report_cat_created"),

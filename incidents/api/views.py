@@ -24,6 +24,7 @@ from incidents.api.serializers import (
     ReportPublicOutput,
     StaffTimelineEntryOutput,
     TimelineEntryOutput,
+    report_public_feature,
 )
 from incidents.exceptions import NotFound, ValidationFailed
 from incidents.models import Channel, Incident, Status
@@ -127,7 +128,7 @@ class ReportCreateApi(APIView):
             idempotency_key=request.headers.get("Idempotency-Key") or None,
             client_ip=_client_ip(request))
         report = result.report
-        body = ReportPublicOutput(report, context={"request": request}).data
+        body = report_public_feature(report, context={"request": request})
         body["properties"]["token"] = str(report.token)
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 

@@ -39,6 +39,7 @@ from incidents.models import (
     Report,
 )
 from incidents.photos import CleanPhoto, photo_clean
+from ops.db import fetchone_server_bound
 
 logger = logging.getLogger(__name__)
 
@@ -381,17 +382,15 @@ class _Stored:
 def _intake_run(report: Report, *, lon: float, lat: float, cell_locks: list[int],
                 join_id: int | None, now: datetime) -> _Stored:
     key = report.idempotency_key
-    with connection.cursor() as cursor:
-        cursor.execute(INTAKE_SQL, [
-            report.category_id, lon, lat, now, cell_locks,
-            join_id, text_lock_key(key) if key else None, key, report.request_fingerprint,
-            _("Reported"), report.tracking_code, report.token, report.address,
-            report.description, json.dumps(report.attributes), report.channel,
-            report.language, report.joined_existing, report.reporter_name,
-            report.reporter_email, report.reporter_phone, report.user_id,
-            report.submitted_by_id, report.api_client_id, report.client_ip,
-        ])
-        return _Stored(*cursor.fetchone())
+    return _Stored(*fetchone_server_bound(INTAKE_SQL, [
+        report.category_id, lon, lat, now, cell_locks,
+        join_id, text_lock_key(key) if key else None, key, report.request_fingerprint,
+        _("Reported"), report.tracking_code, report.token, report.address,
+        report.description, json.dumps(report.attributes), report.channel,
+        report.language, report.joined_existing, report.reporter_name,
+        report.reporter_email, report.reporter_phone, report.user_id,
+        report.submitted_by_id, report.api_client_id, report.client_ip,
+    ]))
 
 
 def report_submit(*, data: ReportInput, user=None, submitted_by=None, api_client=None,
