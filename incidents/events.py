@@ -23,12 +23,19 @@ _BATCH_WINDOW_S = 0.025  # added to the live map's latency (its target is under 
 
 class _Publisher:
     """An event loop on a daemon thread sending queued events in small batches (a burst must
-    not open a Redis connection per event); callers never wait."""
+    not open a Redis connection per event); callers never wait.
+
+    Callers append to a list under a lock; only the first event of a batch wakes the loop
+    (a cross-thread wake-up is a system call and a thread switch), which then waits
+    _BATCH_WINDOW_S for the rest of the batch."""
 
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.loop = asyncio.new_event_loop()
-        self.queue: asyncio.Queue | None = None
+        self.lock = threading.Lock()
+        self.pending: list[dict] = []
+        self.woken = False
+        self.wake: asyncio.Event | None = None
         ready = threading.Event()
         self.thread = threading.Thread(target=self._run, args=(ready,),
                                        name="rasad-live-events", daemon=True)
@@ -37,7 +44,7 @@ class _Publisher:
 
     def _run(self, ready: threading.Event) -> None:
         asyncio.set_event_loop(self.loop)
-        self.queue = asyncio.Queue(maxsize=_MAX_QUEUED)
+        self.wake = asyncio.Event()
         self.loop.create_task(self._drain())
         ready.set()
         self.loop.run_forever()
@@ -47,31 +54,38 @@ class _Publisher:
 
         layer = get_channel_layer()
         while True:
+            await self.wake.wait()
+            self.wake.clear()
             # What arrives within a short window goes as one message: a burst of reports
             # costs one group send per batch, not one per report (each send is several
             # Redis commands and a script).
-            payloads = [await self.queue.get()]
             await asyncio.sleep(_BATCH_WINDOW_S)
-            while len(payloads) < _MAX_BATCH and not self.queue.empty():
-                payloads.append(self.queue.get_nowait())
+            with self.lock:
+                payloads, self.pending, self.woken = self.pending, [], False
             if layer is None:
                 continue
-            message = ({"type": "incident.event", "event": payloads[0]} if len(payloads) == 1
-                       else {"type": "incident.events", "events": payloads})
-            try:
-                await layer.group_send(LIVE_GROUP, message)
-            except Exception:
-                logger.warning("%s live events not published, the first: %s", len(payloads),
-                               payloads[0].get("kind"), exc_info=True)
+            for start in range(0, len(payloads), _MAX_BATCH):
+                await self._send(layer, payloads[start:start + _MAX_BATCH])
 
-    def _offer(self, payload: dict) -> None:
+    @staticmethod
+    async def _send(layer, payloads: list[dict]) -> None:
+        message = ({"type": "incident.event", "event": payloads[0]} if len(payloads) == 1
+                   else {"type": "incident.events", "events": payloads})
         try:
-            self.queue.put_nowait(payload)
-        except asyncio.QueueFull:
-            logger.warning("live event backlog full; dropped %s", payload.get("kind"))
+            await layer.group_send(LIVE_GROUP, message)
+        except Exception:
+            logger.warning("%s live events not published, the first: %s", len(payloads),
+                           payloads[0].get("kind"), exc_info=True)
 
     def put(self, payload: dict) -> None:
-        self.loop.call_soon_threadsafe(self._offer, payload)
+        with self.lock:
+            if len(self.pending) >= _MAX_QUEUED:
+                logger.warning("live event backlog full; dropped %s", payload.get("kind"))
+                return
+            self.pending.append(payload)
+            first, self.woken = not self.woken, True
+        if first:
+            self.loop.call_soon_threadsafe(self.wake.set)
 
 
 _publisher: _Publisher | None = None

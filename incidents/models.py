@@ -182,7 +182,10 @@ class Incident(models.Model):
     district = models.ForeignKey(District, on_delete=models.PROTECT, null=True, blank=True,
                                  related_name="incidents")
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="incidents")
-    location = models.PointField(geography=True, srid=4326)
+    # No index of its own: searches by place are of open incidents (incident_open_loc_time)
+    # or map rectangles (incident_location_planar); a third GiST index would only be kept up
+    # to date by every filed report.
+    location = models.PointField(geography=True, srid=4326, spatial_index=False)
     line = models.LineStringField(srid=4326, null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     priority = models.FloatField(default=0)
