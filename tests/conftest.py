@@ -6,6 +6,7 @@ import uuid
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.contrib.gis.geos import Point
+from django.utils import translation
 from PIL import Image
 from rest_framework.test import APIClient
 
@@ -30,6 +31,14 @@ def offset(lon: float, lat: float, *, east_m: float = 0, north_m: float = 0) -> 
     import math
 
     return (lon + east_m / (111_320 * math.cos(math.radians(lat))), lat + north_m / 111_320)
+
+
+@pytest.fixture(autouse=True)
+def _default_language_after():
+    """A request in Persian or Arabic leaves its language active in the thread (Django's
+    LocaleMiddleware activates and never resets); the next test starts in the default."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,6 @@
 """Output shapes shared by the REST views. Public shapes carry no reporter contact."""
 
+from django.utils import timezone
 from rest_framework import serializers
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
@@ -95,14 +96,15 @@ class IncidentFeatureOutput(GeoFeatureModelSerializer):
         return obj.category.name_in()
 
     def get_sla_breached(self, obj) -> bool:
-        from django.utils import timezone
-
         from incidents.models import OPEN_STATUSES
 
         return obj.status in OPEN_STATUSES and obj.sla_due_at < timezone.now()
 
 
-_DATETIME = serializers.DateTimeField()  # formats as every DateTimeField of the API does
+def _iso_datetime(value) -> str:
+    """As DRF's DateTimeField writes it: in the current time zone, UTC as Z."""
+    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class ReportPublicOutput(GeoFeatureModelSerializer):
@@ -126,7 +128,8 @@ def report_public_feature(report: Report, *, context: dict) -> dict:
     It answers every filed report, and the generic path (copies of every field, a GDAL
     geometry for the JSON) cost more CPU than storing and clustering the report; the view
     that files reports calls this directly, without a serializer instance."""
-    photos = list(report.photos.all())
+    known = getattr(report, "_prefetched_objects_cache", {}).get("photos")
+    photos = list(known if known is not None else report.photos.all())
     return {
         "id": report.pk,
         "type": "Feature",
@@ -143,7 +146,7 @@ def report_public_feature(report: Report, *, context: dict) -> dict:
             "language": report.language,
             "district": report.district.code if report.district_id else None,
             "joined_existing": report.joined_existing,
-            "created_at": _DATETIME.to_representation(report.created_at),
+            "created_at": _iso_datetime(report.created_at),
             "photos": PhotoOutput(photos, many=True, context=context).data if photos else [],
         },
     }

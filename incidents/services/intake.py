@@ -473,7 +473,9 @@ def _report_stored(report: Report, stored: _Stored) -> None:
     report.department_id = stored.department_id
     report.incident_id = stored.incident_id
     report.status = stored.incident_status
-    if stored.district_id is not None:
-        report.district = District(pk=stored.district_id, code=stored.district_code)
+    report.district_id = stored.district_id
+    if stored.district_id is not None:  # cached as a select_related would (no router checks)
+        Report.district.field.set_cached_value(
+            report, District(pk=stored.district_id, code=stored.district_code))
     report._state.adding = False
     report._state.db = connection.alias
