@@ -186,7 +186,8 @@ class Incident(models.Model):
     # or map rectangles (incident_location_planar); a third GiST index would only be kept up
     # to date by every filed report.
     location = models.PointField(geography=True, srid=4326, spatial_index=False)
-    line = models.LineStringField(srid=4326, null=True, blank=True)
+    line = models.LineStringField(srid=4326, null=True, blank=True,
+                                  spatial_index=False)  # shown, never searched
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     priority = models.FloatField(default=0)
     severity = models.PositiveSmallIntegerField(default=3)
@@ -266,11 +267,13 @@ class Report(models.Model):
     reporter_phone = models.CharField(max_length=20, blank=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
                              blank=True, related_name="reports")
+    # Unindexed: only deleting an agent or an Open311 client looks reports up by these, and
+    # that rare admin act may scan the table.
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
-                                     null=True, blank=True, related_name="+",
+                                     null=True, blank=True, related_name="+", db_index=False,
                                      help_text=_("The intake agent who entered it."))
     api_client = models.ForeignKey("Open311Client", on_delete=models.SET_NULL, null=True,
-                                   blank=True, related_name="reports")
+                                   blank=True, related_name="reports", db_index=False)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
@@ -352,7 +355,9 @@ class Photo(models.Model):
 class IncidentUpdate(models.Model):
     """One recorded change: a status transition or a note."""
 
-    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="updates")
+    # update_incident_time (incident, created_at) serves lookups by incident.
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="updates",
+                                 db_index=False)
     from_status = models.CharField(max_length=20, choices=Status.choices, blank=True)
     to_status = models.CharField(max_length=20, choices=Status.choices, blank=True)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
