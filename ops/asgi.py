@@ -20,10 +20,6 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from map_ui.routing import websocket_urlpatterns  # noqa: E402
 
 HTTP_THREADS = int(os.environ.get("RASAD_HTTP_THREADS", "16"))
-if os.environ.get("RASAD_GIL_SWITCH_S"):
-    import sys
-
-    sys.setswitchinterval(float(os.environ["RASAD_GIL_SWITCH_S"]))
 
 application = ProtocolTypeRouter(
     {
