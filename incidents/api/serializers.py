@@ -130,10 +130,13 @@ def report_public_feature(report: Report, *, context: dict) -> dict:
     that files reports calls this directly, without a serializer instance."""
     known = getattr(report, "_prefetched_objects_cache", {}).get("photos")
     photos = list(known if known is not None else report.photos.all())
+    # A report just filed carries its coordinates as floats (incidents.services.intake):
+    # reading them from the geometry would cost GEOS calls.
+    lon, lat = getattr(report, "_lonlat", None) or (report.location.x, report.location.y)
     return {
         "id": report.pk,
         "type": "Feature",
-        "geometry": {"type": "Point", "coordinates": [report.location.x, report.location.y]},
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
         "properties": {
             "tracking_code": report.tracking_code,
             "category": report.category.code,

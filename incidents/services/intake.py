@@ -228,8 +228,7 @@ def _outside_message(point: Point) -> str:
 @dataclass
 class _Checked:
     category: Category
-    point: Point
-    lon: float  # the point's coordinates, as floats: each GEOS read costs a call
+    lon: float
     lat: float
     attributes: dict
     channel: str
@@ -241,6 +240,17 @@ class _Checked:
     phone: str
     photos: list[CleanPhoto]
     media_urls: list[str]
+
+    @property
+    def point(self) -> Point:
+        return Point(self.lon, self.lat, srid=4326)
+
+    @property
+    def location_ewkt(self) -> str:
+        """The point as EWKT, which a model's geometry field keeps as text until it is read:
+        every GEOS call releases and takes back the GIL (ctypes), and a Point costs eight, so
+        the hot path of intake builds none."""
+        return f"SRID=4326;POINT({self.lon!r} {self.lat!r})"
 
 
 def report_validate(data: ReportInput, *, joining: bool = False) -> _Checked:
@@ -313,7 +323,7 @@ def report_validate(data: ReportInput, *, joining: bool = False) -> _Checked:
                        _("The location is missing: send lat and long, or a photo with GPS."))
             raise ValidationFailed({"lat": [message]})
         lon, lat = gps
-    return _Checked(category=category, point=Point(lon, lat, srid=4326), lon=lon, lat=lat,
+    return _Checked(category=category, lon=float(lon), lat=float(lat),
                     attributes=attributes,
                     channel=channel, language=language, description=description,
                     address=address, name=name, email=email, phone=phone, photos=photos,
@@ -410,7 +420,7 @@ def report_submit(*, data: ReportInput, user=None, submitted_by=None, api_client
         scope = f"a{submitted_by.pk}"
     else:
         scope = f"u{user.pk}" if user else "anon"
-    category, point = checked.category, checked.point
+    category = checked.category
     fingerprint = data.fingerprint()
     cell_locks = [] if join is not None else cell_lock_keys(
         namespace=category.pk, lon=checked.lon, lat=checked.lat,
@@ -420,7 +430,8 @@ def report_submit(*, data: ReportInput, user=None, submitted_by=None, api_client
     for attempt in range(1, 4):
         now = timezone.now()
         report = Report(
-            tracking_code=tracking_code_new(), category=category, location=point,
+            tracking_code=tracking_code_new(), category=category,
+            location=checked.location_ewkt,
             address=checked.address, description=checked.description,
             attributes=checked.attributes, channel=checked.channel, language=checked.language,
             joined_existing=join is not None, reporter_name=checked.name,
@@ -435,7 +446,7 @@ def report_submit(*, data: ReportInput, user=None, submitted_by=None, api_client
                                      cell_locks=cell_locks,
                                      join_id=join.pk if join is not None else None, now=now)
                 if stored.outcome == "created":
-                    _report_stored(report, stored)
+                    _report_stored(report, stored, lon=checked.lon, lat=checked.lat)
                     photos = _photos_store(report, checked)
             break
         except IntegrityError:
@@ -451,7 +462,7 @@ def report_submit(*, data: ReportInput, user=None, submitted_by=None, api_client
             _("This Idempotency-Key was already used for a different report. "
               "Use a new key for a new report."), field="Idempotency-Key")
     if stored.outcome == "outside":
-        raise OutsideServiceArea(_outside_message(point), field="lat")
+        raise OutsideServiceArea(_outside_message(checked.point), field="lat")
     if stored.outcome == "closed":
         raise Conflict(_("This incident is no longer open; please file a new report."))
     # The report knows its photos, as if prefetched: showing it reads nothing back.
@@ -466,7 +477,7 @@ def report_submit(*, data: ReportInput, user=None, submitted_by=None, api_client
     return SubmitResult(report=report, created=True)
 
 
-def _report_stored(report: Report, stored: _Stored) -> None:
+def _report_stored(report: Report, stored: _Stored, *, lon: float, lat: float) -> None:
     """Fill in what the database decided, as if the report had been read back."""
     report.pk = stored.report_id
     report.area_id = stored.area_id
@@ -479,3 +490,4 @@ def _report_stored(report: Report, stored: _Stored) -> None:
             report, District(pk=stored.district_id, code=stored.district_code))
     report._state.adding = False
     report._state.db = connection.alias
+    report._lonlat = (lon, lat)  # read by report_public_feature instead of the geometry
