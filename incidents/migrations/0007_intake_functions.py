@@ -8,10 +8,10 @@ one call, in one transaction of its own when the caller has none:
 1. with an idempotency key: lock the key and return the report filed under it, if any;
 2. place the point (`rasad_place`); outside every area, stop;
 3. the department: the routing rule for category + district, else the category's;
-4. "me too": lock the given incident and join it if it is open and of the category;
-   otherwise take the cell locks (sorted keys from gis.geo.cell_lock_keys) and join the
-   nearest open incident of the category within its radius and window, locked and checked
-   again, up to three candidates; else start an incident with its first history entry;
+4. "me too": join the given incident if it is open and of the category; otherwise take
+   the cell locks (sorted keys from gis.geo.cell_lock_keys) and join the nearest open
+   incident of the category within its radius and window (one UPDATE locks, checks again
+   and joins), up to three candidates; else start an incident with its first history entry;
 5. store the report with the incident's status.
 
 Python checks everything before the call (incidents.services.intake.report_validate) and
@@ -91,7 +91,6 @@ DECLARE
     v_existing record;
     v_candidate bigint;
     v_passed bigint[] := '{{}}';
-    v_status varchar;
 BEGIN
     IF p_idempotency_key IS NOT NULL THEN
         PERFORM pg_advisory_xact_lock(p_idempotency_lock);
@@ -120,37 +119,23 @@ BEGIN
          WHERE rr.category_id = p_category_id AND rr.district_id = rasad_report_intake.district_id),
         v_category.department_id);
 
-    IF p_join_incident_id IS NOT NULL THEN
-        SELECT i.status INTO v_status FROM incidents_incident i
-        WHERE i.id = p_join_incident_id AND i.category_id = p_category_id FOR UPDATE;
-        IF v_status IS NULL OR v_status NOT IN {OPEN} THEN
-            outcome := 'closed';
-            RETURN NEXT;
-            RETURN;
-        END IF;
-        incident_id := p_join_incident_id;
-    ELSE
+    IF p_join_incident_id IS NULL THEN
         PERFORM count(pg_advisory_xact_lock(k)) FROM unnest(p_cell_locks) WITH ORDINALITY AS t(k, n);
-        -- A dispatcher may close or merge the incident found between the search and the row
-        -- lock: then the search runs again without it.
-        FOR attempt IN 1..3 LOOP
+    END IF;
+    -- Join: "me too" names the incident, otherwise the nearest open one of the category in
+    -- its radius and window. The UPDATE locks the row and checks it again: a dispatcher may
+    -- have closed or merged the incident since the search, and then the search runs again
+    -- without it. Its location moves to the mean of its reports. The version is not
+    -- bumped: another reporter joining changes nothing a crew or a dispatcher works with.
+    FOR attempt IN 1..3 LOOP
+        IF p_join_incident_id IS NOT NULL THEN
+            v_candidate := CASE WHEN attempt = 1 THEN p_join_incident_id END;
+        ELSE
             v_candidate := rasad_incident_to_join(
                 p_category_id, v_point, v_category.cluster_radius_m::float8,
                 p_now - make_interval(hours => v_category.cluster_window_hours), v_passed);
-            EXIT WHEN v_candidate IS NULL;
-            SELECT i.status INTO v_status FROM incidents_incident i
-            WHERE i.id = v_candidate FOR UPDATE;
-            IF v_status IN {OPEN} THEN
-                incident_id := v_candidate;
-                EXIT;
-            END IF;
-            v_passed := v_passed || v_candidate;
-        END LOOP;
-    END IF;
-
-    IF incident_id IS NOT NULL THEN
-        -- Its location moves to the mean of its reports. The version is not bumped: another
-        -- reporter joining changes nothing a crew or a dispatcher works with.
+        END IF;
+        EXIT WHEN v_candidate IS NULL;
         UPDATE incidents_incident i SET
             location = ST_SetSRID(ST_MakePoint(
                 (ST_X(i.location::geometry) * i.report_count + p_lon) / (i.report_count + 1),
@@ -161,12 +146,24 @@ BEGIN
             priority = rasad_priority(i.severity, i.report_count + 1, i.first_reported_at,
                                       v_category.sla_hours, p_now, i.status = 'reopened'),
             updated_at = p_now
-        WHERE i.id = incident_id
+        WHERE i.id = v_candidate AND i.category_id = p_category_id AND i.status IN {OPEN}
         RETURNING i.status, i.report_count, ST_X(i.location::geometry),
                   ST_Y(i.location::geometry), i.priority
         INTO incident_status, incident_report_count, incident_lon, incident_lat,
              incident_priority;
-    ELSE
+        IF FOUND THEN
+            incident_id := v_candidate;
+            EXIT;
+        END IF;
+        v_passed := v_passed || v_candidate;
+    END LOOP;
+    IF incident_id IS NULL AND p_join_incident_id IS NOT NULL THEN
+        outcome := 'closed';
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
+    IF incident_id IS NULL THEN
         INSERT INTO incidents_incident AS i (
             category_id, area_id, district_id, department_id, location, line, status,
             priority, severity, report_count, merged_into_id, version, first_reported_at,
