@@ -1,6 +1,7 @@
 """Service areas and their districts."""
 
 from django.contrib.gis.db import models
+from django.contrib.postgres.fields import ArrayField
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
@@ -132,3 +133,19 @@ class RoadEdge(models.Model):
 
     def __str__(self) -> str:
         return f"edge {self.pk} ({self.road_class} {self.name})".strip()
+
+
+class Street(models.Model):
+    """A named street of the road network, for finding places by name: every spelling OSM
+    gives it (name, name:ar, name:fa, name:en…, alt_name) and a point on it near its middle.
+    Rebuilt with every network import (gis.roads.streets_rebuild)."""
+
+    name = models.CharField(max_length=255)
+    names = ArrayField(models.CharField(max_length=255), default=list)
+    point = models.PointField(srid=4326)
+
+    class Meta:
+        verbose_name = _("street")
+
+    def __str__(self) -> str:
+        return self.name

@@ -22,6 +22,7 @@ steps and pedestrian streets are skipped, as are `access=no` roads (private and 
 roads are kept: crews do serve courtyards and depots behind a gate).
 """
 
+import json
 import logging
 import math
 import re
@@ -292,8 +293,19 @@ def _copy_rows(cursor, table: str, columns: tuple[str, ...], rows: list[tuple]) 
             copy.write_row(row)
 
 
-def _edges_load(cursor, reader: _WayReader, vertex_ids: np.ndarray) -> int:
-    """Split the ways at their vertices, COPY the edges; COPY the vertices. Returns edges."""
+# Other spellings of a street's name, kept for finding it by name (gis.geocode).
+NAME_KEYS = ("alt_name", "official_name", "short_name", "old_name")
+
+
+def _names_of(tags, name: str) -> set[str]:
+    names = {v for k, v in tags if (k.startswith("name:") or k in NAME_KEYS) and v}
+    return {n[:NAME_MAX_LENGTH] for n in names if n != name}
+
+
+def _edges_load(cursor, reader: _WayReader, vertex_ids: np.ndarray,
+                aliases: dict[str, set[str]]) -> int:
+    """Split the ways at their vertices, COPY the edges; COPY the vertices. Returns edges.
+    Fills `aliases` with the other names of each named street."""
     vertex_lon = np.full(len(vertex_ids), np.nan)
     vertex_lat = np.full(len(vertex_ids), np.nan)
     last = len(vertex_ids) - 1
@@ -312,6 +324,8 @@ def _edges_load(cursor, reader: _WayReader, vertex_ids: np.ndarray) -> int:
         travelled = np.concatenate(([0.0], np.cumsum(segment_lengths_m(lon, lat))))
         speed_ms = rule.speed_kmh / 3.6
         name = (way.tags.get("name") or "")[:NAME_MAX_LENGTH]
+        if name:
+            aliases.setdefault(name, set()).update(_names_of(way.tags, name))
         for start, end in pairwise(at_vertex.tolist()):
             edge_id += 1
             length_m = float(travelled[end] - travelled[start])
@@ -388,6 +402,29 @@ def _network_replace(cursor, *, record: dict) -> RoadNetwork:
     return network
 
 
+def streets_rebuild(cursor, *, aliases: dict[str, set[str]] | None = None) -> int:
+    """The street names of the network (gis.models.Street), from its named edges and the
+    other names their ways carry. Returns how many streets there are."""
+    from gis.models import Street
+
+    streets, edges = Street._meta.db_table, RoadEdge._meta.db_table
+    cursor.execute(f"TRUNCATE {streets}")
+    others = {name: sorted(names) for name, names in (aliases or {}).items() if names}
+    cursor.execute(
+        f"""
+        INSERT INTO {streets} (name, names, point)
+        SELECT s.name,
+               ARRAY[s.name]::varchar[]
+               || ARRAY(SELECT jsonb_array_elements_text(%s::jsonb -> s.name))::varchar[],
+               ST_ClosestPoint(s.geom, ST_Centroid(s.geom))
+        FROM (SELECT name, ST_Collect(geom) AS geom FROM {edges} WHERE name <> ''
+              GROUP BY name) s
+        """,
+        [json.dumps(others)])
+    cursor.execute(f"SELECT count(*) FROM {streets}")
+    return cursor.fetchone()[0]
+
+
 def roads_import(*, path: Path | str, bbox: BBox | None = None, node_index: str = NODE_INDEX,
                  tmp_dir: Path | str | None = None) -> RoadImportResult:
     """Replace the road network with the routable ways of an OSM file (.osm.pbf or .osm).
@@ -422,7 +459,8 @@ def roads_import(*, path: Path | str, bbox: BBox | None = None, node_index: str 
         # The live tables are locked only from the TRUNCATE in _network_replace.
         with transaction.atomic(), connection.cursor() as cursor:
             _temp_tables_create(cursor)
-            edges = _edges_load(cursor, reader, vertex_ids)
+            aliases: dict[str, set[str]] = {}
+            edges = _edges_load(cursor, reader, vertex_ids, aliases)
             logger.info("roads: %s edges loaded (%.1f s)", edges, time.monotonic() - started)
             _components_compute(cursor)
             logger.info("roads: components (%.1f s)", time.monotonic() - started)
@@ -433,6 +471,10 @@ def roads_import(*, path: Path | str, bbox: BBox | None = None, node_index: str 
                 "seconds": time.monotonic() - started,
             })
             _temp_tables_drop(cursor)
+            streets_rebuild(cursor, aliases=aliases)
+    from gis.geocode import geocode_index_reset
+
+    geocode_index_reset()
     return RoadImportResult(ways=ways, edges=edges, vertices=len(vertex_ids),
                             snappable_vertices=network.snappable_vertices,
                             seconds=time.monotonic() - started, network=network)

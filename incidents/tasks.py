@@ -62,3 +62,40 @@ def notifications_sweep_task() -> int:
     for notification_id in ids:
         notification_send(notification_id=notification_id)
     return len(ids)
+
+
+@shared_task(acks_late=True, autoretry_for=(MediaTemporarilyUnavailable,), retry_backoff=5,
+             retry_backoff_max=300, max_retries=8)
+def channel_contact_process_task(*, contact_id: int) -> int:
+    """A contact's new messages: the dialogue's steps, in order, then its answers."""
+    from incidents.channels.process import contact_process
+
+    return contact_process(contact_id=contact_id)
+
+
+@shared_task
+def channel_inbound_sweep_task() -> int:
+    """Contacts whose messages wait for more than a minute (a lost task, a broker that was
+    down when the webhook stored them) are queued again; bounded to 500 a run."""
+    from incidents.channels.process import inbound_stale_contacts
+
+    ids = inbound_stale_contacts()
+    for contact_id in ids:
+        channel_contact_process_task.delay(contact_id=contact_id)
+    return len(ids)
+
+
+@shared_task
+def conversations_expire_task() -> int:
+    from incidents.channels.process import conversations_expire_idle
+
+    return conversations_expire_idle()
+
+
+@shared_task
+def email_imap_poll_task() -> int:
+    """New mail in the IMAP mailbox, stored like the email webhook's (when RASAD_IMAP_HOST
+    is set)."""
+    from incidents.channels.imap import imap_poll
+
+    return imap_poll()

@@ -31,4 +31,16 @@ app.conf.beat_schedule = {
         "task": "incidents.tasks.photo_fetch_sweep_task",
         "schedule": 120.0,
     },
+    "channels-inbound-sweep": {
+        "task": "incidents.tasks.channel_inbound_sweep_task",
+        "schedule": 60.0,
+    },
+    "conversations-expire": {
+        "task": "incidents.tasks.conversations_expire_task",
+        "schedule": 300.0,
+    },
+    "email-imap-poll": {
+        "task": "incidents.tasks.email_imap_poll_task",
+        "schedule": float(os.environ.get("RASAD_IMAP_EVERY_S", "60")),
+    },
 }

@@ -144,3 +144,20 @@ def celery_worker(celery_queue):
     with start_worker(celery_app, pool="solo", perform_ping_check=False, queues=[celery_queue],
                       shutdown_timeout=30) as worker:
         yield worker
+
+
+@pytest.fixture
+def fake_providers(settings):
+    """The messaging providers' APIs on 127.0.0.1 (fixtures.fake_providers), with the
+    settings pointing at them; what was sent is in `.sent`."""
+    from fixtures.fake_providers import FakeProviders
+
+    fake = FakeProviders().start()
+    settings.RASAD_WHATSAPP_API_URL = f"{fake.url}/v21.0"
+    settings.RASAD_MESSENGER_API_URL = f"{fake.url}/v21.0"
+    settings.RASAD_TELEGRAM_API_URL = f"{fake.url}/telegram"
+    settings.RASAD_BALE_API_URL = f"{fake.url}/bale"
+    settings.RASAD_SMS_API_URL = f"{fake.url}/twilio"
+    settings.RASAD_MEDIA_FETCH_ALLOW_PRIVATE = True
+    yield fake
+    fake.stop()

@@ -345,15 +345,17 @@ def incident_find_to_join(*, category: Category, point: Point, now: datetime,
     return incident_id
 
 
+def _photo_store(report: Report, clean: CleanPhoto) -> Photo:
+    photo = Photo(report=report, width=clean.width, height=clean.height,
+                  state=Photo.State.READY)
+    photo.image.save("photo.jpg", ContentFile(clean.image), save=False)
+    photo.thumbnail.save("thumb.jpg", ContentFile(clean.thumbnail), save=False)
+    photo.save()
+    return photo
+
+
 def _photos_store(report: Report, checked: _Checked) -> list[Photo]:
-    stored = []
-    for clean in checked.photos:
-        photo = Photo(report=report, width=clean.width, height=clean.height,
-                      state=Photo.State.READY)
-        photo.image.save("photo.jpg", ContentFile(clean.image), save=False)
-        photo.thumbnail.save("thumb.jpg", ContentFile(clean.thumbnail), save=False)
-        photo.save()
-        stored.append(photo)
+    stored = [_photo_store(report, clean) for clean in checked.photos]
     for url in checked.media_urls:
         photo = Photo.objects.create(report=report, source_url=url, state=Photo.State.PENDING)
         from incidents.tasks import photo_fetch_task
@@ -491,3 +493,11 @@ def _report_stored(report: Report, stored: _Stored, *, lon: float, lat: float) -
     report._state.adding = False
     report._state.db = connection.alias
     report._lonlat = (lon, lat)  # read by report_public_feature instead of the geometry
+
+
+def report_photos_add(*, report: Report, contents: list[bytes]) -> list[Photo]:
+    """Photos a reporter sends after filing (a reply on their channel), checked and cleaned
+    like those sent with the report; beyond the report's limit they are not kept."""
+    room = max(0, MAX_PHOTOS - report.photos.count())
+    return [_photo_store(report, photo_clean(content, name=f"photo-{index + 1}"))
+            for index, content in enumerate(contents[:room])]

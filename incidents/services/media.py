@@ -71,20 +71,30 @@ class _PublicOnlyTransport(httpx.HTTPTransport):
         return super().handle_request(request)
 
 
-def _download(url: str) -> bytes:
-    limit = settings.RASAD_PHOTO_MAX_BYTES
+def media_download(url: str, *, limit: int | None = None, headers: dict | None = None,
+                   auth: tuple[str, str] | None = None, public_only: bool = True,
+                   too_large: str | None = None) -> tuple[bytes, str]:
+    """GET a file of at most `limit` bytes; returns (content, content type).
+
+    `public_only` (for URLs that came from outside: Open311 media_url, links in provider
+    payloads) refuses private addresses unless RASAD_MEDIA_FETCH_ALLOW_PRIVATE; a provider's
+    own configured API address is trusted. Raises PhotoRejected when retrying cannot help,
+    MediaTemporarilyUnavailable when it can."""
+    limit = limit or settings.RASAD_PHOTO_MAX_BYTES
     timeout = settings.RASAD_MEDIA_FETCH_TIMEOUT_S
     # httpx's timeout bounds each read; the deadline bounds a server that drips bytes.
     deadline = time.monotonic() + 3 * timeout
-    too_large = _("The photo at the link is larger than the limit.")
+    too_large = too_large or _("The photo at the link is larger than the limit.")
     try:
         # No keep-alive: connections are pooled by address, and a redirect to another name
         # on the same address must not reuse a TLS session checked for the first name.
-        transport = _PublicOnlyTransport(limits=httpx.Limits(max_keepalive_connections=0))
-        with httpx.Client(transport=transport, timeout=timeout,
+        limits = httpx.Limits(max_keepalive_connections=0)
+        transport = (_PublicOnlyTransport(limits=limits) if public_only
+                     else httpx.HTTPTransport(limits=limits))
+        with httpx.Client(transport=transport, timeout=timeout, headers=headers, auth=auth,
                           follow_redirects=True, max_redirects=MAX_REDIRECTS,
                           trust_env=False) as client, client.stream("GET", url) as response:
-            if response.status_code >= 500:
+            if response.status_code >= 500 or response.status_code == 429:
                 raise MediaTemporarilyUnavailable(f"HTTP {response.status_code}")
             if response.status_code != 200:
                 raise PhotoRejected(_("The photo link answered HTTP %(code)s.")
@@ -100,7 +110,7 @@ def _download(url: str) -> bytes:
                 if time.monotonic() > deadline:
                     raise MediaTemporarilyUnavailable("the download was too slow")
                 chunks.append(chunk)
-            return b"".join(chunks)
+            return b"".join(chunks), response.headers.get("content-type", "")
     except _PrivateAddress as exc:
         raise PhotoRejected(_("The photo link points to a private network address.")) from exc
     except (httpx.UnsupportedProtocol, httpx.TooManyRedirects, httpx.DecodingError,
@@ -124,7 +134,7 @@ def photo_fetch(*, photo_id: int) -> Photo:
     if not started:
         return photo
     try:
-        clean = photo_clean(_download(photo.source_url), name=photo.source_url[-60:])
+        clean = photo_clean(media_download(photo.source_url)[0], name=photo.source_url[-60:])
     except PhotoRejected as exc:
         return _photo_fail(photo_id, exc.message)
     except MediaTemporarilyUnavailable:

@@ -7,10 +7,18 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from incidents.models import Incident, IncidentUpdate, Notification, Report, Status
+from incidents.models import (
+    ChannelContact,
+    Incident,
+    IncidentUpdate,
+    Notification,
+    Report,
+    Status,
+)
 from incidents.notifications import DeliveryFailed, DeliveryUnavailable, backend_for
 
 logger = logging.getLogger(__name__)
@@ -48,31 +56,76 @@ def notifications_queue_for_update(*, incident: Incident, update: IncidentUpdate
     return notifications_queue_for_updates(pairs=[(incident, update)])
 
 
+def _recipient_of(report: Report) -> tuple[str, str, str] | None:
+    """Where a report's status messages go: (provider, id there, phone). The channel it came
+    from when that was a messaging channel; else its email, else its phone by SMS."""
+    if report.contact_id:
+        return None  # its contact is known
+    if report.reporter_email:
+        return ("email", report.reporter_email.lower(), "")
+    if report.reporter_phone:
+        if report.channel == "whatsapp":
+            return ("whatsapp", report.reporter_phone.lstrip("+"), report.reporter_phone)
+        return ("sms", report.reporter_phone, report.reporter_phone)
+    return None
+
+
+def _contacts_for(reports: list[Report]) -> dict[int, ChannelContact]:
+    """Each report's contact: linked at intake, or found (or made) from its email or phone,
+    so that STOP and blocking hold whatever channel the report used."""
+    wanted = {r.pk: _recipient_of(r) for r in reports}
+    keys = {key for key in wanted.values() if key is not None}
+    if keys:
+        ChannelContact.objects.bulk_create(
+            [ChannelContact(provider=p, external_id=i, phone=phone) for p, i, phone in keys],
+            ignore_conflicts=True)
+    lookup = Q(pk__in=[r.contact_id for r in reports if r.contact_id])
+    for provider, external_id, _phone in keys:
+        lookup |= Q(provider=provider, external_id=external_id)
+    found = list(ChannelContact.objects.filter(lookup))
+    by_pk = {c.pk: c for c in found}
+    by_key = {(c.provider, c.external_id): c for c in found}
+    contacts = {}
+    for report in reports:
+        key = wanted[report.pk]
+        contact = by_pk.get(report.contact_id) if key is None else by_key.get(key[:2])
+        if contact is not None:
+            contacts[report.pk] = contact
+    return contacts
+
+
 def notifications_queue_for_updates(*, pairs: list[tuple[Incident, IncidentUpdate]]) -> int:
-    """The outbox rows for many changes at once: one query for the reporters, one insert,
-    and one task per change scheduled for after the commit."""
+    """The outbox rows for many changes at once: one query for the reporters, one for their
+    contacts, one insert, and one task per change scheduled for after the commit. Reporters
+    who sent STOP, and blocked senders, get nothing."""
     pairs = [(i, u) for i, u in pairs if u.to_status in ANNOUNCED]
     if not pairs:
         return 0
     now = timezone.now()
     update_of = {incident.pk: update for incident, update in pairs}
     incident_of = {incident.pk: incident for incident, _update in pairs}
+    reports = list(Report.objects.filter(incident_id__in=list(update_of))
+                   .filter(~Q(reporter_email="") | ~Q(reporter_phone="") |
+                           Q(contact__isnull=False))
+                   .select_related("category"))
+    contacts = _contacts_for(reports)
     rows = []
-    reports = (Report.objects.filter(incident_id__in=list(update_of))
-               .exclude(reporter_email="", reporter_phone="")
-               .select_related("category"))
     for report in reports:
+        contact = contacts.get(report.pk)
+        if contact is None or contact.opted_out_at is not None or contact.blocked:
+            continue
         update = update_of[report.incident_id]
         subject, body = _message(report, update, incident_of[report.incident_id])
-        if report.reporter_email:
-            channel, recipient = Notification.Channel.EMAIL, report.reporter_email
-        elif report.channel == "whatsapp":
-            channel, recipient = Notification.Channel.WHATSAPP, report.reporter_phone
-        else:
-            channel, recipient = Notification.Channel.SMS, report.reporter_phone
-        rows.append(Notification(report=report, update=update, channel=channel,
-                                 recipient=recipient, language=report.language,
-                                 subject=subject, body=body, next_attempt_at=now))
+        with translation.override(report.language or "en"):
+            options = ([{"id": f"fixed:{report.tracking_code}", "title": _("It is fixed")},
+                        {"id": f"broken:{report.tracking_code}", "title": _("Still broken")}]
+                       if update.to_status == Status.RESOLVED else [])
+            params = [report.tracking_code, _status_label(update.to_status)]
+        rows.append(Notification(report=report, update=update, contact=contact,
+                                 kind=Notification.Kind.STATUS, channel=contact.provider,
+                                 recipient=contact.external_id, language=report.language,
+                                 subject=subject, body=body, options=options,
+                                 template_params=params, next_attempt_at=now))
     created = Notification.objects.bulk_create(rows, ignore_conflicts=True)
     if rows:
         from incidents.tasks import notifications_send_task
@@ -96,16 +149,14 @@ def notification_send(*, notification_id: int) -> str:
     """Send one due message. Holds the row lock while sending so two workers given the same
     message (a redelivery, the sweeper) cannot both send it."""
     with transaction.atomic():
-        notification = (Notification.objects.select_for_update(skip_locked=True)
+        notification = (Notification.objects.select_for_update(skip_locked=True, of=("self",))
+                        .select_related("contact")
                         .filter(pk=notification_id, state=Notification.State.PENDING).first())
         if notification is None:
             return "skipped"
         notification.attempts += 1
         try:
-            backend_for(notification.channel).send(
-                recipient=notification.recipient, subject=notification.subject,
-                body=notification.body, language=notification.language,
-                idempotency_key=f"rasad-{notification.pk}")
+            provider_id = backend_for(notification.channel).send(notification)
         except DeliveryUnavailable as exc:
             delay = min(3600, 30 * 2 ** min(notification.attempts, 7))
             notification.next_attempt_at = timezone.now() + timedelta(seconds=delay)
@@ -123,7 +174,9 @@ def notification_send(*, notification_id: int) -> str:
         notification.state = Notification.State.SENT
         notification.sent_at = timezone.now()
         notification.last_error = ""
-        notification.save(update_fields=["attempts", "state", "sent_at", "last_error"])
+        notification.provider_message_id = (provider_id or "")[:200]
+        notification.save(update_fields=["attempts", "state", "sent_at", "last_error",
+                                         "provider_message_id"])
         return "sent"
 
 

@@ -136,9 +136,14 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "var" / "static"))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
+# What citizens send over messaging channels waits here, served to staff only, until an
+# agent or the dialogue files it (reports get their own cleaned copies under MEDIA_ROOT).
+PRIVATE_MEDIA_ROOT = Path(os.environ.get("PRIVATE_MEDIA_ROOT", BASE_DIR / "var" / "private"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "private": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": PRIVATE_MEDIA_ROOT, "base_url": "/private-media/"}},
 }
 # Uploads: photos are checked by content in incidents.photos; these bound what Django buffers.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
@@ -191,7 +196,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"},
+                # One line per request to a provider is noise; failures are logged by us.
+                "httpx": {"level": "WARNING"}},
 }
 
 # Debian 12 ships GDAL 3.6, which cannot block file/network access from spatial references.
@@ -201,8 +208,6 @@ SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 # Messages to reporters. Email uses Django's email backend (console in development).
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Rasad <no-reply@rasad.local>")
-RASAD_SMS_GATEWAY_URL = os.environ.get("RASAD_SMS_GATEWAY_URL", "")
-RASAD_WHATSAPP_GATEWAY_URL = os.environ.get("RASAD_WHATSAPP_GATEWAY_URL", "")
 RASAD_POSITION_RETENTION_DAYS = int(os.environ.get("RASAD_POSITION_RETENTION_DAYS", "30"))
 # Open311 media_url fetches never reach private or loopback addresses unless this is set
 # (tests serve photos from 127.0.0.1).
@@ -214,3 +219,75 @@ RASAD_TILE_ATTRIBUTION = os.environ.get(
     "RASAD_TILE_ATTRIBUTION", "&copy; OpenStreetMap contributors")
 # How long a process may reuse a category's definition at intake (0: never).
 RASAD_CATALOGUE_CACHE_S = float(os.environ.get("RASAD_CATALOGUE_CACHE_S", "30"))
+
+
+# Messaging channels (incidents.channels): a channel is on when its secret is set. Secrets
+# come only from the environment; demo mode fills in the documented demo values and points
+# the providers' APIs at the demo provider that `make run` starts on 127.0.0.1.
+def _demo(name: str, demo_value: str, default: str = "") -> str:
+    return os.environ.get(name, demo_value if RASAD_DEMO else default)
+
+
+RASAD_DEMO_PROVIDER_URL = os.environ.get("RASAD_DEMO_PROVIDER_URL", "http://127.0.0.1:8025")
+_PROVIDER = RASAD_DEMO_PROVIDER_URL if RASAD_DEMO else ""
+# WhatsApp Business Cloud API.
+RASAD_WHATSAPP_APP_SECRET = _demo("RASAD_WHATSAPP_APP_SECRET", "demo-whatsapp-secret")
+RASAD_WHATSAPP_VERIFY_TOKEN = _demo("RASAD_WHATSAPP_VERIFY_TOKEN", "demo-verify-token")
+RASAD_WHATSAPP_ACCESS_TOKEN = _demo("RASAD_WHATSAPP_ACCESS_TOKEN", "demo-whatsapp-token")
+RASAD_WHATSAPP_PHONE_NUMBER_ID = _demo("RASAD_WHATSAPP_PHONE_NUMBER_ID", "100000000000001")
+RASAD_WHATSAPP_API_URL = os.environ.get(
+    "RASAD_WHATSAPP_API_URL", f"{_PROVIDER}/v21.0" if _PROVIDER else "https://graph.facebook.com/v21.0")
+# Pre-approved templates for status messages outside the 24-hour window, per language:
+# "lang:name" pairs; each takes two body parameters, the tracking code and the status.
+RASAD_WHATSAPP_TEMPLATES = env_list(
+    "RASAD_WHATSAPP_TEMPLATES",
+    "en:rasad_status_update,ar:rasad_status_update,fa:rasad_status_update")
+# ...and for an agent's answer outside the window: one body parameter, the answer.
+RASAD_WHATSAPP_REPLY_TEMPLATES = env_list(
+    "RASAD_WHATSAPP_REPLY_TEMPLATES", "en:rasad_agent_reply,ar:rasad_agent_reply,fa:rasad_agent_reply")
+# Telegram Bot API, and Bale, whose bot API has Telegram's shape on another address.
+RASAD_TELEGRAM_BOT_TOKEN = _demo("RASAD_TELEGRAM_BOT_TOKEN", "123456:demo-telegram-token")
+RASAD_TELEGRAM_SECRET_TOKEN = _demo("RASAD_TELEGRAM_SECRET_TOKEN", "demo-telegram-secret")
+RASAD_TELEGRAM_API_URL = os.environ.get("RASAD_TELEGRAM_API_URL",
+                                        f"{_PROVIDER}/telegram" if _PROVIDER
+                                        else "https://api.telegram.org")
+RASAD_BALE_BOT_TOKEN = _demo("RASAD_BALE_BOT_TOKEN", "654321:demo-bale-token")
+RASAD_BALE_SECRET_TOKEN = _demo("RASAD_BALE_SECRET_TOKEN", "demo-bale-secret")
+RASAD_BALE_API_URL = os.environ.get("RASAD_BALE_API_URL",
+                                    f"{_PROVIDER}/bale" if _PROVIDER else "https://tapi.bale.ai")
+# SMS through a Twilio-style provider (its Messages API and X-Twilio-Signature webhooks).
+RASAD_SMS_ACCOUNT_SID = _demo("RASAD_SMS_ACCOUNT_SID", "ACdemo00000000000000000000000000")
+RASAD_SMS_AUTH_TOKEN = _demo("RASAD_SMS_AUTH_TOKEN", "demo-sms-token")
+RASAD_SMS_FROM = _demo("RASAD_SMS_FROM", "+358450000137")
+RASAD_SMS_API_URL = os.environ.get("RASAD_SMS_API_URL", f"{_PROVIDER}/twilio" if _PROVIDER
+                                   else "https://api.twilio.com")
+# Facebook Messenger (Page messages and comments).
+RASAD_MESSENGER_APP_SECRET = _demo("RASAD_MESSENGER_APP_SECRET", "demo-messenger-secret")
+RASAD_MESSENGER_VERIFY_TOKEN = _demo("RASAD_MESSENGER_VERIFY_TOKEN", "demo-verify-token")
+RASAD_MESSENGER_PAGE_TOKEN = _demo("RASAD_MESSENGER_PAGE_TOKEN", "demo-page-token")
+RASAD_MESSENGER_API_URL = os.environ.get(
+    "RASAD_MESSENGER_API_URL", f"{_PROVIDER}/v21.0" if _PROVIDER else "https://graph.facebook.com/v21.0")
+# Email in: a relay POSTs the raw message (signed), or a beat task polls an IMAP mailbox.
+RASAD_EMAIL_WEBHOOK_SECRET = _demo("RASAD_EMAIL_WEBHOOK_SECRET", "demo-email-secret")
+RASAD_EMAIL_ADDRESS = os.environ.get("RASAD_EMAIL_ADDRESS", "reports@rasad.local")
+RASAD_EMAIL_FLOOD_PER_HOUR = int(os.environ.get("RASAD_EMAIL_FLOOD_PER_HOUR", "10"))
+RASAD_IMAP_HOST = os.environ.get("RASAD_IMAP_HOST", "")
+RASAD_IMAP_PORT = int(os.environ.get("RASAD_IMAP_PORT", "993"))
+RASAD_IMAP_SSL = env_bool("RASAD_IMAP_SSL", True)
+RASAD_IMAP_USER = os.environ.get("RASAD_IMAP_USER", "")
+RASAD_IMAP_PASSWORD = os.environ.get("RASAD_IMAP_PASSWORD", "")
+RASAD_IMAP_FOLDER = os.environ.get("RASAD_IMAP_FOLDER", "INBOX")
+RASAD_IMAP_EVERY_S = float(os.environ.get("RASAD_IMAP_EVERY_S", "60"))
+# The dialogue: a conversation left this long is closed and what it gathered goes to the
+# inbox; a message within RASAD_CHANNEL_REPLY_HOURS of a status message answers it.
+RASAD_CONVERSATION_IDLE_MINUTES = int(os.environ.get("RASAD_CONVERSATION_IDLE_MINUTES", "720"))
+RASAD_CHANNEL_REPLY_HOURS = int(os.environ.get("RASAD_CHANNEL_REPLY_HOURS", "72"))
+# Abuse: messages a sender may send an hour before the rest are kept unanswered; the largest
+# webhook body; the largest file fetched from a provider (photos have their own limit).
+RASAD_CHANNEL_MESSAGES_PER_HOUR = int(os.environ.get("RASAD_CHANNEL_MESSAGES_PER_HOUR", "60"))
+# (Meta's webhook bodies can reach 3 MB.)
+RASAD_WEBHOOK_MAX_BYTES = int(os.environ.get("RASAD_WEBHOOK_MAX_BYTES", str(4 * 1024 * 1024)))
+RASAD_EMAIL_MAX_BYTES = int(os.environ.get("RASAD_EMAIL_MAX_BYTES", str(25 * 1024 * 1024)))
+RASAD_CHANNEL_MEDIA_MAX_BYTES = int(os.environ.get("RASAD_CHANNEL_MEDIA_MAX_BYTES",
+                                                   str(16 * 1024 * 1024)))
+RASAD_CHANNEL_HTTP_TIMEOUT_S = float(os.environ.get("RASAD_CHANNEL_HTTP_TIMEOUT_S", "10"))

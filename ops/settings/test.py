@@ -11,9 +11,12 @@ DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+PRIVATE_MEDIA_ROOT = BASE_DIR / "var" / "test-private"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "private": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": PRIVATE_MEDIA_ROOT, "base_url": "/private-media/"}},
 }
 CACHES = {
     "default": {
@@ -39,3 +42,26 @@ CHANNEL_LAYERS = {
                    "prefix": os.environ.get("TEST_CHANNEL_PREFIX", f"rasad-test-{os.getpid()}")},
     }
 }
+# Every channel on, with test secrets; the providers' APIs point at a closed port unless a
+# test starts the fake providers (tests/conftest.py `fake_providers`).
+RASAD_WHATSAPP_APP_SECRET = "test-whatsapp-secret"
+RASAD_WHATSAPP_VERIFY_TOKEN = "test-verify-token"
+RASAD_WHATSAPP_ACCESS_TOKEN = "demo-whatsapp-token"
+RASAD_WHATSAPP_PHONE_NUMBER_ID = "106540352242922"
+RASAD_WHATSAPP_API_URL = "http://127.0.0.1:9/v21.0"
+RASAD_TELEGRAM_BOT_TOKEN = "123456:demo-telegram-token"
+RASAD_TELEGRAM_SECRET_TOKEN = "test-telegram-secret"
+RASAD_TELEGRAM_API_URL = "http://127.0.0.1:9/telegram"
+RASAD_BALE_BOT_TOKEN = "654321:demo-bale-token"
+RASAD_BALE_SECRET_TOKEN = "test-bale-secret"
+RASAD_BALE_API_URL = "http://127.0.0.1:9/bale"
+RASAD_SMS_ACCOUNT_SID = "ACdemo00000000000000000000000000"
+RASAD_SMS_AUTH_TOKEN = "demo-sms-token"
+RASAD_SMS_FROM = "+358450000137"
+RASAD_SMS_API_URL = "http://127.0.0.1:9/twilio"
+RASAD_MESSENGER_APP_SECRET = "test-messenger-secret"
+RASAD_MESSENGER_VERIFY_TOKEN = "test-verify-token"
+RASAD_MESSENGER_PAGE_TOKEN = "demo-page-token"
+RASAD_MESSENGER_API_URL = "http://127.0.0.1:9/v21.0"
+RASAD_EMAIL_WEBHOOK_SECRET = "test-email-secret"
+RASAD_CHANNEL_HTTP_TIMEOUT_S = 5.0

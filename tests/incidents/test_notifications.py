@@ -1,10 +1,7 @@
 """Status back to reporters: the outbox is written with the change, sent by a real worker,
 and survives a worker that is down."""
 
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core import mail
@@ -90,57 +87,30 @@ def test_sweeper_sends_messages_whose_task_was_lost(category, make_report, dispa
     assert [m.to for m in mail.outbox] == [["a@example.org"]]
 
 
-class Gateway(BaseHTTPRequestHandler):
-    """A fake SMS provider on 127.0.0.1: answers 503 `fail_first` times, then 200."""
-
-    fail_first = 0
-    received: list = []
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).received.append(body)
-        if len(type(self).received) <= type(self).fail_first:
-            self.send_response(503)
-        else:
-            self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def sms_gateway(settings):
-    Gateway.received = []
-    Gateway.fail_first = 1
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    settings.RASAD_SMS_GATEWAY_URL = f"http://127.0.0.1:{server.server_port}/send"
-    yield Gateway
-    server.shutdown()
-
-
 def test_sms_provider_outage_is_retried_later_then_sent_once(category, make_report, dispatcher,
-                                                             sms_gateway):
+                                                             fake_providers):
     report = make_report(category, reporter_phone="+358401234567")
     incident_transition(incident=report.incident, to=Status.VERIFIED, by=dispatcher)
     notification = Notification.objects.get()
+    fake_providers.fail_next["sms"] = 1
 
     first = notification_send(notification_id=notification.pk)
     Notification.objects.filter(pk=notification.pk).update(next_attempt_at=notification.created_at)
     second = notification_send(notification_id=notification.pk)
 
     assert (first, second) == ("retry", "sent")
-    assert [r["to"] for r in sms_gateway.received] == ["+358401234567", "+358401234567"]
-    assert sms_gateway.received[0]["id"] == sms_gateway.received[1]["id"]
+    (sent,) = fake_providers.sent_to("sms")
+    assert (sent["to"], sent["body"]["From"]) == ("+358401234567", "+358450000137")
+    assert sent["body"]["Body"].startswith(f"Your report {report.tracking_code} (Pothole) is "
+                                           "now: verified.")
     notification.refresh_from_db()
-    assert (notification.state, notification.attempts) == ("sent", 2)
+    assert (notification.state, notification.attempts, notification.provider_message_id) == (
+        "sent", 2, sent["id"])
 
 
 def test_sms_without_a_provider_stays_pending_and_loses_nothing(category, make_report,
                                                                 dispatcher, settings):
-    settings.RASAD_SMS_GATEWAY_URL = ""
+    settings.RASAD_SMS_ACCOUNT_SID = ""
     report = make_report(category, reporter_phone="+358401234567")
     incident_transition(incident=report.incident, to=Status.VERIFIED, by=dispatcher)
     notification = Notification.objects.get()
@@ -150,7 +120,7 @@ def test_sms_without_a_provider_stays_pending_and_loses_nothing(category, make_r
     notification.refresh_from_db()
     assert outcome == "retry"
     assert notification.state == "pending"
-    assert notification.last_error == "RASAD_SMS_GATEWAY_URL is not set"
+    assert notification.last_error == "RASAD_SMS_ACCOUNT_SID is not set"
 
 
 @pytest.mark.worker

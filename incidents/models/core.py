@@ -159,8 +159,12 @@ class Channel(models.TextChoices):
     APP = "app", _("app")
     OPEN311 = "open311", _("Open311")
     WHATSAPP = "whatsapp", _("WhatsApp")
+    TELEGRAM = "telegram", _("Telegram")
+    BALE = "bale", _("Bale")
+    MESSENGER = "messenger", _("Facebook Messenger")
     SMS = "sms", _("SMS")
     PHONE = "phone", _("phone call")
+    SERVICE_CENTRE = "service_centre", _("service centre")
     EMAIL = "email", _("email")
     SOCIAL = "social", _("social media")
     MEETING = "meeting", _("town-hall meeting")
@@ -233,7 +237,7 @@ class Incident(models.Model):
 class ReportQuerySet(models.QuerySet):
     def public(self):
         return self.defer("reporter_name", "reporter_email", "reporter_phone", "user",
-                          "request_fingerprint", "idempotency_key", "client_ip")
+                          "request_fingerprint", "idempotency_key", "client_ip", "contact")
 
 
 class Report(models.Model):
@@ -274,6 +278,10 @@ class Report(models.Model):
                                      help_text=_("The intake agent who entered it."))
     api_client = models.ForeignKey("Open311Client", on_delete=models.SET_NULL, null=True,
                                    blank=True, related_name="reports", db_index=False)
+    # Private: the citizen's account on the channel the report came from (WhatsApp,
+    # Telegram, SMS…), where its status messages go. Indexed where set (report_contact).
+    contact = models.ForeignKey("ChannelContact", on_delete=models.PROTECT, null=True,
+                                blank=True, related_name="reports", db_index=False)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
@@ -293,6 +301,12 @@ class Report(models.Model):
         indexes = [
             models.Index(fields=["created_at"], name="report_created"),
             models.Index(fields=["category", "created_at"], name="report_cat_created"),
+            # The desk looks callers up by number; most reports have none, so the partial
+            # indexes cost a filed report nothing unless it carries a phone or a contact.
+            models.Index(fields=["reporter_phone"], name="report_phone",
+                         condition=~models.Q(reporter_phone="")),
+            models.Index(fields=["contact", "created_at"], name="report_contact",
+                         condition=models.Q(contact__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -392,40 +406,74 @@ class Open311Client(models.Model):
 
 
 class Notification(models.Model):
-    """Outbox: one message to one reporter about one change, written in the same transaction
-    as the change and sent by a worker. Never deleted; `sent_at` says it went out."""
+    """Outbox: one message to one citizen, written in the same transaction as what caused it
+    (a status change, a step of a channel conversation, an agent's answer) and sent by a
+    worker. Never deleted; `sent_at` says it went out, `delivery_status` what the provider
+    said of it afterwards."""
 
     class Channel(models.TextChoices):
         EMAIL = "email", _("email")
         SMS = "sms", _("SMS")
         WHATSAPP = "whatsapp", _("WhatsApp")
+        TELEGRAM = "telegram", _("Telegram")
+        BALE = "bale", _("Bale")
+        MESSENGER = "messenger", _("Facebook Messenger")
+
+    class Kind(models.TextChoices):
+        STATUS = "status", _("status change")
+        DIALOGUE = "dialogue", _("conversation")
+        AGENT = "agent", _("answer from an agent")
 
     class State(models.TextChoices):
         PENDING = "pending", _("waiting to be sent")
         SENT = "sent", _("sent")
         FAILED = "failed", _("failed for good")
 
-    report = models.ForeignKey(Report, on_delete=models.PROTECT, related_name="notifications")
+    report = models.ForeignKey(Report, on_delete=models.PROTECT, related_name="notifications",
+                               null=True, blank=True)
     update = models.ForeignKey(IncidentUpdate, on_delete=models.PROTECT,
-                               related_name="notifications")
+                               related_name="notifications", null=True, blank=True)
+    contact = models.ForeignKey("ChannelContact", on_delete=models.PROTECT, null=True,
+                                blank=True, related_name="notifications")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.STATUS)
     channel = models.CharField(max_length=20, choices=Channel.choices)
     recipient = models.CharField(max_length=254)
     language = models.CharField(max_length=5, default="en")
     subject = models.CharField(max_length=300)
     body = models.TextField()
+    # Choices offered with the text: [{"id": "cat:pothole", "title": "Pothole"}]; buttons or
+    # a list where the channel has them, numbered lines where it has not.
+    options = models.JSONField(default=list, blank=True)
+    # What a WhatsApp template needs when the 24-hour window has closed (the tracking code
+    # and the status, in the message's language).
+    template_params = models.JSONField(default=list, blank=True)
+    # The provider's id of the citizen's message this answers (threading, reply context).
+    reply_to = models.CharField(max_length=300, blank=True)
+    # A message written by a conversation step is written once however often the step runs.
+    dedupe_key = models.CharField(max_length=120, null=True, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
     last_error = models.CharField(max_length=500, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    delivery_status = models.CharField(max_length=12, blank=True)
+    delivery_updated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["update", "report", "channel"],
                                     name="notification_once_per_update_report_channel"),
+            models.UniqueConstraint(fields=["dedupe_key"], name="notification_dedupe_key"),
         ]
-        indexes = [models.Index(fields=["state", "next_attempt_at"], name="notification_due")]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="notification_due"),
+            models.Index(fields=["provider_message_id"], name="notification_provider_id",
+                         condition=~models.Q(provider_message_id="")),
+            models.Index(fields=["contact", "-created_at"], name="notification_contact",
+                         condition=models.Q(contact__isnull=False)),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.channel} to report {self.report_id} ({self.state})"
+        return f"{self.channel} {self.kind} #{self.pk} ({self.state})"
