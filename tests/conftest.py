@@ -2,6 +2,7 @@
 
 import io
 import uuid
+from pathlib import Path
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -161,3 +162,34 @@ def fake_providers(settings):
     settings.RASAD_MEDIA_FETCH_ALLOW_PRIVATE = True
     yield fake
     fake.stop()
+
+
+def street_names_osm(path: Path) -> Path:
+    """Three named streets over the test city: two crossing at (24.9300, 60.1700), one
+    with Arabic and Persian names."""
+    nodes = {1: (60.1650, 24.9300), 2: (60.1700, 24.9300), 3: (60.1750, 24.9300),
+             4: (60.1700, 24.9250), 5: (60.1700, 24.9350), 6: (60.1720, 24.9450),
+             7: (60.1720, 24.9550)}
+    ways = [(1, [1, 2, 3], {"name": "Mannerheimintie", "name:sv": "Mannerheimvägen"}),
+            (2, [4, 2, 5], {"name": "Simonkatu"}),
+            (3, [6, 7], {"name": "Palm Street", "name:ar": "شارع النخيل",
+                         "name:fa": "خیابان نخل"})]
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6">']
+    lines += [f'<node id="{n}" version="1" lat="{lat}" lon="{lon}"/>'
+              for n, (lat, lon) in nodes.items()]
+    for way_id, refs, tags in ways:
+        lines.append(f'<way id="{way_id}" version="1">')
+        lines += [f'<nd ref="{r}"/>' for r in refs]
+        lines.append('<tag k="highway" v="residential"/>')
+        lines += [f'<tag k="{k}" v="{v}"/>' for k, v in tags.items()]
+        lines.append("</way>")
+    lines.append("</osm>")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def streets(tmp_path):
+    from gis.roads import roads_import
+
+    return roads_import(path=street_names_osm(tmp_path / "streets.osm"))

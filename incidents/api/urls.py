@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.authtoken.views import obtain_auth_token
 
-from incidents.api import feedback, views
+from incidents.api import desk, feedback, inbox, views
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
@@ -20,4 +20,14 @@ urlpatterns = [
     path("incidents/<int:pk>/merge/", views.IncidentMergeApi.as_view(), name="incident-merge"),
     path("incidents/<int:pk>/split/", views.IncidentSplitApi.as_view(), name="incident-split"),
     path("incidents/<int:pk>/join/", views.IncidentJoinApi.as_view(), name="incident-join"),
+    path("inbox/", inbox.InboxListApi.as_view(), name="inbox-list"),
+    path("inbox/<int:pk>/", inbox.InboxItemApi.as_view(), name="inbox-item"),
+    path("inbox/<int:pk>/file/", inbox.InboxItemFileApi.as_view(), name="inbox-file"),
+    path("inbox/<int:pk>/close/", inbox.InboxItemCloseApi.as_view(), name="inbox-close"),
+    path("inbox/media/<int:pk>/", inbox.InboundMediaApi.as_view(), name="inbox-media"),
+    path("contacts/<int:pk>/block/", inbox.ContactBlockApi.as_view(), name="contact-block"),
+    path("contacts/<int:pk>/unblock/", inbox.ContactUnblockApi.as_view(),
+         name="contact-unblock"),
+    path("desk/caller/", desk.CallerLookupApi.as_view(), name="desk-caller"),
+    path("geocode/", desk.GeocodeApi.as_view(), name="geocode"),
 ]

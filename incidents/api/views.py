@@ -36,6 +36,7 @@ from incidents.services import (
     incident_transition,
     report_submit,
 )
+from incidents.services.notify import report_receipt_queue
 from ops.roles import Role, user_has_role
 from ops.serializers import ReusedFieldsSerializer
 from ops.throttles import SubmitRateThrottle
@@ -128,6 +129,8 @@ class ReportCreateApi(APIView):
             idempotency_key=request.headers.get("Idempotency-Key") or None,
             client_ip=_client_ip(request))
         report = result.report
+        if is_agent and result.created:
+            report_receipt_queue(report=report)
         body = report_public_feature(report, context={"request": request})
         body["properties"]["token"] = str(report.token)
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
@@ -378,8 +381,9 @@ class IncidentJoinApi(APIView):
         name = serializers.CharField(required=False, allow_blank=True, max_length=200)
         email = serializers.CharField(required=False, allow_blank=True, max_length=254)
         phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
-        channel = serializers.ChoiceField(choices=[(c, c) for c in PUBLIC_CHANNELS],
-                                          required=False)
+        channel = serializers.ChoiceField(choices=Channel.choices, required=False,
+                                          help_text="web or app; intake agents may give the "
+                                                    "channel they took the report on.")
 
     @extend_schema(request=InputSerializer, responses={201: ReportPublicOutput},
                    parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
@@ -389,18 +393,25 @@ class IncidentJoinApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        is_agent = user_has_role(request.user, Role.INTAKE_AGENT)
+        channel = data.get("channel") or Channel.WEB
+        if channel not in PUBLIC_CHANNELS and not is_agent:
+            raise ValidationFailed({"channel": [_("Only intake agents may file reports for the "
+                                                  "%(channel)s channel.") % {"channel": channel}]})
         report_input = ReportInput(
             category_code=incident.category.code, lon=incident.location.x,
             lat=incident.location.y, description=data.get("description", ""),
-            channel=data.get("channel") or Channel.WEB,
-            language=data.get("language") or translation.get_language() or "en",
+            channel=channel, language=data.get("language") or translation.get_language() or "en",
             reporter_name=data.get("name", ""), reporter_email=data.get("email", ""),
             reporter_phone=data.get("phone", ""))
         result = report_submit(
             data=report_input, join=incident,
-            user=request.user if request.user.is_authenticated else None,
+            user=request.user if request.user.is_authenticated and not is_agent else None,
+            submitted_by=request.user if is_agent else None,
             idempotency_key=request.headers.get("Idempotency-Key") or None,
             client_ip=_client_ip(request))
+        if is_agent and result.created:
+            report_receipt_queue(report=result.report)
         report = selectors.report_list_public().get(pk=result.report.pk)
         body = ReportPublicOutput(report, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

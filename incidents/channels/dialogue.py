@@ -62,7 +62,9 @@ class Reply:
 
 
 def category_options(language: str) -> list[dict]:
-    categories = Category.objects.filter(active=True).order_by("group", "code")
+    """The active categories, grouped, "other" last, named in the citizen's language."""
+    categories = sorted(Category.objects.filter(active=True),
+                        key=lambda c: (c.code == "other", c.group, c.name_in(language)))
     return [{"id": f"cat:{c.code}", "title": c.name_in(language)} for c in categories]
 
 

@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
+from django.db import transaction
 
 from incidents.channels.base import DeliveryReport, Inbound, Parsed
 from ops.db import fetchone_server_bound
@@ -124,16 +125,14 @@ def parsed_store(provider: str, parsed: Parsed) -> Stored:
     for report in parsed.reports:
         report_record(provider, report)
     for contact_id in contact_ids:
-        contact_wake(contact_id)
+        # At once in autocommit (the webhook); after the commit inside a transaction.
+        transaction.on_commit(lambda contact_id=contact_id: contact_wake(contact_id))
     return Stored(message_ids=message_ids, contact_ids=contact_ids, duplicates=duplicates,
                   reports=len(parsed.reports))
 
 
 def contact_wake(contact_id: int) -> None:
+    from incidents.services.notify import task_enqueue
     from incidents.tasks import channel_contact_process_task
 
-    try:
-        channel_contact_process_task.delay(contact_id=contact_id)
-    except Exception:
-        logger.warning("contact %s not queued; the inbound sweeper will", contact_id,
-                       exc_info=True)
+    task_enqueue(channel_contact_process_task, contact_id=contact_id)

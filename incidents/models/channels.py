@@ -155,7 +155,7 @@ class InboxItem(models.Model):
     class Meta:
         verbose_name = _("inbox item")
         verbose_name_plural = _("inbox items")
-        indexes = [models.Index(fields=["state", "-created_at"], name="inbox_state_created")]
+        indexes = [models.Index(fields=["state", "-updated_at"], name="inbox_state_updated")]
         constraints = [
             # New messages of a contact join its open item instead of opening another.
             models.UniqueConstraint(fields=["contact"], condition=models.Q(state="open"),

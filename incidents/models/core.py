@@ -423,6 +423,7 @@ class Notification(models.Model):
         STATUS = "status", _("status change")
         DIALOGUE = "dialogue", _("conversation")
         AGENT = "agent", _("answer from an agent")
+        RECEIPT = "receipt", _("tracking code of a report taken by an agent")
 
     class State(models.TextChoices):
         PENDING = "pending", _("waiting to be sent")

@@ -131,18 +131,46 @@ def notifications_queue_for_updates(*, pairs: list[tuple[Incident, IncidentUpdat
         from incidents.tasks import notifications_send_task
 
         update_ids = sorted({row.update_id for row in rows})
-        transaction.on_commit(lambda: [_enqueue(notifications_send_task, update_id)
+        transaction.on_commit(lambda: [task_enqueue(notifications_send_task, update_id=update_id)
                                        for update_id in update_ids])
     return len(created)
 
 
-def _enqueue(task, update_id: int) -> None:
+def report_receipt_queue(*, report: Report) -> Notification | None:
+    """A report an agent took (a call, a service-centre desk) is confirmed to the citizen
+    with its tracking code, on the channel their status messages will use. Once."""
+    report = Report.objects.select_related("category").get(pk=report.pk)
+    contact = _contacts_for([report]).get(report.pk)
+    if contact is None or contact.opted_out_at is not None or contact.blocked:
+        return None
+    with translation.override(report.language or "en"):
+        subject = _("Your report %(code)s") % {"code": report.tracking_code}
+        body = _("Your report %(code)s (%(category)s) is filed. We will tell you when its status "
+                 "changes. Follow it here: %(url)s") % {
+            "code": report.tracking_code, "category": report.category.name_in(report.language),
+            "url": f"{settings.RASAD_PUBLIC_URL}/track/{report.tracking_code}/"}
+    notification, created = Notification.objects.get_or_create(
+        dedupe_key=f"receipt:{report.pk}",
+        defaults={"report": report, "contact": contact, "kind": Notification.Kind.RECEIPT,
+                  "channel": contact.provider, "recipient": contact.external_id,
+                  "language": report.language, "subject": subject, "body": body,
+                  "template_params": [report.tracking_code, _status_label(report.status)],
+                  "next_attempt_at": timezone.now()})
+    if created:
+        from incidents.tasks import notification_send_task
+
+        transaction.on_commit(lambda: task_enqueue(notification_send_task,
+                                                   notification_id=notification.pk))
+    return notification
+
+
+def task_enqueue(task, **kwargs) -> None:
+    """Queue a task whose work a sweeper also finds: with the broker down, it waits for the
+    sweeper instead of failing the caller."""
     try:
-        task.delay(update_id=update_id)
+        task.delay(**kwargs)
     except Exception:
-        # The broker is down: the sweeper picks these up when it is back.
-        logger.warning("notifications for update %s not queued; the sweeper will", update_id,
-                       exc_info=True)
+        logger.warning("%s%s not queued; the sweeper will", task.name, kwargs, exc_info=True)
 
 
 def notification_send(*, notification_id: int) -> str:

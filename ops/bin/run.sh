@@ -21,6 +21,14 @@ trap cleanup EXIT INT TERM
 
 .venv/bin/celery -A ops worker --loglevel=INFO --concurrency=2 >var/log/worker.log 2>&1 &
 pids+=($!)
+if [ "$RASAD_DEMO" = "true" ]; then
+  # The demo's stand-in for the messaging providers' APIs (WhatsApp, Telegram, Bale, SMS,
+  # Messenger): what the bot sends goes there; GET /_fake/sent lists it.
+  provider_port=${RASAD_DEMO_PROVIDER_PORT:-8025}
+  export RASAD_DEMO_PROVIDER_URL=${RASAD_DEMO_PROVIDER_URL:-http://127.0.0.1:${provider_port}}
+  .venv/bin/python -m fixtures.fake_providers --port "$provider_port" >var/log/providers.log 2>&1 &
+  pids+=($!)
+fi
 .venv/bin/celery -A ops beat --loglevel=INFO --schedule=var/run/celerybeat-schedule \
   >var/log/beat.log 2>&1 &
 pids+=($!)
@@ -30,6 +38,9 @@ cat <<TXT
   Rasad is running at http://${HOST}:${PORT}/
     API docs      http://${HOST}:${PORT}/api/docs/
     Open311       http://${HOST}:${PORT}/open311/v2/discovery.json   (demo api_key: demo-open311-key)
+    Inbox, desk   http://${HOST}:${PORT}/console/inbox/  http://${HOST}:${PORT}/console/intake/
+    Channels      http://${HOST}:${PORT}/channels/<whatsapp|telegram|bale|sms|messenger|email>/webhook
+                  try: .venv/bin/python manage.py channels_play whatsapp
     Back office   http://${HOST}:${PORT}/admin/
   Worker and beat logs: var/log/worker.log, var/log/beat.log. Stop with Ctrl-C.
 

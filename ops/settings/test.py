@@ -27,6 +27,9 @@ CACHES = {
 }
 # The broker in its own Redis database, purged at the start of a run (tests/conftest.py).
 CELERY_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
+# The browser tests' server sends its tasks to a queue of its own (tests/map_ui/conftest.py):
+# a test worker then takes that server's tasks and no other test process's.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("TEST_CELERY_QUEUE", "celery")
 # Browser tests load static files straight from the apps (no collectstatic in tests).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True

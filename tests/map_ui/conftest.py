@@ -33,6 +33,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+SERVER_QUEUE = f"rasad-test-asgi-{os.getpid()}"
+
+
 @pytest.fixture(scope="session")
 def asgi_server(django_db_setup, django_db_blocker):
     """uvicorn serving ops.asgi against the test database; tests using it need
@@ -43,6 +46,8 @@ def asgi_server(django_db_setup, django_db_blocker):
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "ops.settings.test",
            # Events the tests publish in this process reach the server's websockets.
            "TEST_CHANNEL_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+           # Its tasks wait in a queue of its own (server_worker takes them).
+           "TEST_CELERY_QUEUE": SERVER_QUEUE,
            "PYTHONUNBUFFERED": "1", "RASAD_MEDIA_FETCH_ALLOW_PRIVATE": "true"}
     log = open(ROOT / "var" / "log" / "test-asgi.log", "w")  # noqa: SIM115
     process = subprocess.Popen(
@@ -64,6 +69,25 @@ def asgi_server(django_db_setup, django_db_blocker):
     process.terminate()
     process.wait(timeout=10)
     log.close()
+    from ops.celery import app as celery_app
+
+    with celery_app.connection_for_write() as connection:
+        connection.default_channel.queue_delete(SERVER_QUEUE)
+
+
+@pytest.fixture
+def server_worker(asgi_server, celery_queue):
+    """A real Celery worker (a thread here) taking the tasks the test server queues, and the
+    test's own: a webhook the server stores is then handled as in production."""
+    from celery.contrib.testing.worker import start_worker
+
+    from ops.celery import app as celery_app
+
+    with celery_app.connection_for_write() as connection:
+        connection.default_channel.queue_purge(SERVER_QUEUE)
+    with start_worker(celery_app, pool="solo", perform_ping_check=False,
+                      queues=[celery_queue, SERVER_QUEUE], shutdown_timeout=30) as worker:
+        yield worker
 
 
 @pytest.fixture(scope="session")

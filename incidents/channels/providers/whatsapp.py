@@ -188,7 +188,7 @@ class WhatsAppProvider(MetaSignedProvider):
 
     def _template(self, notification) -> dict:
         language = notification.language or "en"
-        if notification.kind == "status" and notification.template_params:
+        if notification.kind in ("status", "receipt") and notification.template_params:
             names, parameters = _templates("RASAD_WHATSAPP_TEMPLATES"), notification.template_params
         elif notification.kind == "agent":
             names, parameters = _templates("RASAD_WHATSAPP_REPLY_TEMPLATES"), [notification.body]

@@ -2,8 +2,6 @@
 built as the providers document them (fixtures.channel_payloads), the worker's processing
 called as the worker calls it, and answers sent to the fake providers on 127.0.0.1."""
 
-from pathlib import Path
-
 import pytest
 from django.conf import settings
 
@@ -37,37 +35,6 @@ def street_light(department):
 @pytest.fixture
 def channel_city(city, district, district_east, pothole, street_light):
     return city
-
-
-def street_names_osm(path: Path) -> Path:
-    """Three named streets over the test city: two crossing at (24.9300, 60.1700), one
-    with Arabic and Persian names."""
-    nodes = {1: (60.1650, 24.9300), 2: (60.1700, 24.9300), 3: (60.1750, 24.9300),
-             4: (60.1700, 24.9250), 5: (60.1700, 24.9350), 6: (60.1720, 24.9450),
-             7: (60.1720, 24.9550)}
-    ways = [(1, [1, 2, 3], {"name": "Mannerheimintie", "name:sv": "Mannerheimvägen"}),
-            (2, [4, 2, 5], {"name": "Simonkatu"}),
-            (3, [6, 7], {"name": "Palm Street", "name:ar": "شارع النخيل",
-                         "name:fa": "خیابان نخل"})]
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6">']
-    lines += [f'<node id="{n}" version="1" lat="{lat}" lon="{lon}"/>'
-              for n, (lat, lon) in nodes.items()]
-    for way_id, refs, tags in ways:
-        lines.append(f'<way id="{way_id}" version="1">')
-        lines += [f'<nd ref="{r}"/>' for r in refs]
-        lines.append('<tag k="highway" v="residential"/>')
-        lines += [f'<tag k="{k}" v="{v}"/>' for k, v in tags.items()]
-        lines.append("</way>")
-    lines.append("</osm>")
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
-
-
-@pytest.fixture
-def streets(tmp_path):
-    from gis.roads import roads_import
-
-    return roads_import(path=street_names_osm(tmp_path / "streets.osm"))
 
 
 def post_whatsapp(client, payload: dict, *, secret: str | None = None):

@@ -426,3 +426,30 @@ def test_a_blocked_sender_is_answered_nothing_and_kept_for_staff(client, channel
 
     assert InboundMessage.objects.get().state == "blocked"
     assert fake_providers.sent == []
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_answers_what_the_webhook_stored(client, channel_city, fake_providers,
+                                                       celery_worker):
+    import time
+
+    response = post_whatsapp(client, p.wa_text(WA_ID, "There is a dark street lamp"))
+
+    assert response.status_code == 200
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not fake_providers.sent_to("whatsapp"):
+        time.sleep(0.1)
+    (sent,) = fake_providers.sent_to("whatsapp")
+    assert sent["body"]["interactive"]["body"]["text"].startswith("Hello! I am the reports")
+    assert InboundMessage.objects.get().state == "done"
+    assert Notification.objects.get(kind="dialogue").state == "sent"
+
+
+def test_messages_whose_task_was_lost_are_found_by_the_sweeper(client, channel_city):
+    from incidents.channels.process import inbound_stale_contacts
+
+    post_whatsapp(client, p.wa_text(WA_ID, "hello"))  # in a test transaction no task runs
+    InboundMessage.objects.update(received_at=timezone.now() - timedelta(minutes=2))
+
+    assert inbound_stale_contacts() == [contact("whatsapp", WA_ID).pk]
