@@ -12,6 +12,7 @@ import time
 import unicodedata
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection
 from rapidfuzz import fuzz, process
 
@@ -20,7 +21,6 @@ from gis.models import District, RoadEdge, RoadNetwork, Street
 STREET_SCORE_MIN = 80.0
 DISTRICT_SCORE_MIN = 85.0
 QUERY_MIN_CHARS = 3
-INDEX_CHECK_S = 60.0
 
 # Arabic and Persian spell some letters differently; folded alike for matching only.
 _FOLD = str.maketrans({
@@ -113,7 +113,8 @@ class _Index:
     checked: float
     keys: list[str]  # folded names, several per street
     owners: list[int]  # index into streets, per key
-    streets: list[tuple[str, float, float]]  # display name, lon, lat
+    spellings: list[str]  # the name as OSM writes it, per key
+    streets: list[tuple[str, float, float, dict]]  # name, lon, lat, name per language
     districts: list[tuple[str, int, float, float]]  # folded name, district pk, lon, lat
 
 
@@ -127,15 +128,19 @@ def _version() -> tuple:
 
 
 def _index_build(version: tuple) -> _Index:
-    keys, owners, streets = [], [], []
-    rows = Street.objects.values_list("name", "names", "point")
-    for name, names, point in rows.iterator(chunk_size=5000):
+    keys, owners, spellings, streets = [], [], [], []
+    rows = Street.objects.values_list("name", "names", "names_by_language", "point")
+    for name, names, by_language, point in rows.iterator(chunk_size=5000):
         position = len(streets)
-        streets.append((name, point.x, point.y))
-        for variant in {fold(n) for n in names or [name]}:
+        streets.append((name, point.x, point.y, by_language or {}))
+        folded = {}
+        for spelling in names or [name]:
+            folded.setdefault(fold(spelling), spelling)
+        for variant, spelling in folded.items():
             if variant:
                 keys.append(variant)
                 owners.append(position)
+                spellings.append(spelling)
     districts = []
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT id, name_en, name_ar, name_fa, ST_X(p), ST_Y(p) FROM "
@@ -145,13 +150,16 @@ def _index_build(version: tuple) -> _Index:
             for variant in {fold(n) for n in names[:3] if n}:
                 districts.append((variant, pk, lon, lat))
     return _Index(version=version, checked=time.monotonic(), keys=keys, owners=owners,
-                  streets=streets, districts=districts)
+                  spellings=spellings, streets=streets, districts=districts)
 
 
 def _index_get() -> _Index:
+    """The street index, checked against the network at most every
+    RASAD_GEOCODE_INDEX_CHECK_S seconds (an import in another process shows then)."""
     global _index
+    every = getattr(settings, "RASAD_GEOCODE_INDEX_CHECK_S", 60.0)
     with _index_lock:
-        if _index is None or time.monotonic() - _index.checked > INDEX_CHECK_S:
+        if _index is None or time.monotonic() - _index.checked >= every:
             version = _version()
             if _index is None or _index.version != version:
                 _index = _index_build(version)
@@ -167,16 +175,21 @@ def geocode_index_reset() -> None:
         _index = None
 
 
-def _streets_matching(index: _Index, query: str, limit: int) -> list[tuple[int, float]]:
+def _streets_matching(index: _Index, query: str,
+                      limit: int) -> list[tuple[int, float, str]]:
+    """(street, score, the spelling that matched): a street found by its Arabic name is
+    shown by its Arabic name."""
     if len(query) < QUERY_MIN_CHARS or not index.keys:
         return []
-    found: dict[int, float] = {}
+    found: dict[int, tuple[float, str]] = {}
     for _key, score, position in process.extract(query, index.keys, scorer=fuzz.WRatio,
                                                  limit=limit * 4,
                                                  score_cutoff=STREET_SCORE_MIN):
         street = index.owners[position]
-        found[street] = max(found.get(street, 0.0), score)
-    return sorted(found.items(), key=lambda item: -item[1])[:limit]
+        if score > found.get(street, (0.0, ""))[0]:
+            found[street] = (score, index.spellings[position])
+    ranked = sorted(found.items(), key=lambda item: -item[1][0])[:limit]
+    return [(street, score, spelling) for street, (score, spelling) in ranked]
 
 
 def _crossing(first: str, second: str) -> tuple[float, float] | None:
@@ -198,9 +211,10 @@ def _crossing(first: str, second: str) -> tuple[float, float] | None:
     return (row[0], row[1]) if row else None
 
 
-def places_find(text: str, *, limit: int = 5) -> list[Place]:
+def places_find(text: str, *, limit: int = 5, language: str | None = None) -> list[Place]:
     """The places `text` may mean, best first: coordinates or a map link (alone), else the
-    crossing of two streets, streets and districts by name."""
+    crossing of two streets, streets and districts by name. A street is named in
+    `language` when OSM has that name, else as it was typed."""
     point = coordinates_parse(text)
     if point is not None:
         return [Place(name=f"{point[1]:.5f}, {point[0]:.5f}", lon=point[0], lat=point[1],
@@ -215,13 +229,15 @@ def places_find(text: str, *, limit: int = 5) -> list[Place]:
             a, b = index.streets[first[0][0]], index.streets[second[0][0]]
             crossing = _crossing(a[0], b[0])
             if crossing is not None:
-                places.append(Place(name=f"{a[0]} / {b[0]}", lon=crossing[0],
+                names = (a[3].get(language) or first[0][2], b[3].get(language) or second[0][2])
+                places.append(Place(name=" / ".join(names), lon=crossing[0],
                                     lat=crossing[1], kind="intersection",
                                     score=min(first[0][1], second[0][1])))
     query = _name_query(text)
-    for street, score in _streets_matching(index, query, limit):
-        name, lon, lat = index.streets[street]
-        places.append(Place(name=name, lon=lon, lat=lat, kind="street", score=score))
+    for street, score, spelling in _streets_matching(index, query, limit):
+        _name, lon, lat, by_language = index.streets[street]
+        places.append(Place(name=by_language.get(language) or spelling, lon=lon, lat=lat,
+                            kind="street", score=score))
     if len(query) >= QUERY_MIN_CHARS and index.districts:
         seen = set()
         for _key, score, position in process.extract(
@@ -233,7 +249,7 @@ def places_find(text: str, *, limit: int = 5) -> list[Place]:
             seen.add(pk)
             district = District.objects.filter(pk=pk).first()
             if district is not None:
-                places.append(Place(name=district.name_in(), lon=lon, lat=lat,
+                places.append(Place(name=district.name_in(language), lon=lon, lat=lat,
                                     kind="district", score=score))
     places.sort(key=lambda p: (-p.score, p.kind != "intersection"))
     return places[:limit]

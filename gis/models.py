@@ -137,11 +137,14 @@ class RoadEdge(models.Model):
 
 class Street(models.Model):
     """A named street of the road network, for finding places by name: every spelling OSM
-    gives it (name, name:ar, name:fa, name:en…, alt_name) and a point on it near its middle.
+    gives it (name, name:ar, name:fa, name:en…, alt_name), its name per language, and a
+    point on it near its middle.
     Rebuilt with every network import (gis.roads.streets_rebuild)."""
 
     name = models.CharField(max_length=255)
     names = ArrayField(models.CharField(max_length=255), default=list)
+    # {"ar": "…", "fa": "…", "en": "…"}: the street named in a reader's language.
+    names_by_language = models.JSONField(default=dict, blank=True)
     point = models.PointField(srid=4326)
 
     class Meta:

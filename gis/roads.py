@@ -297,15 +297,31 @@ def _copy_rows(cursor, table: str, columns: tuple[str, ...], rows: list[tuple]) 
 NAME_KEYS = ("alt_name", "official_name", "short_name", "old_name")
 
 
-def _names_of(tags, name: str) -> set[str]:
-    names = {v for k, v in tags if (k.startswith("name:") or k in NAME_KEYS) and v}
-    return {n[:NAME_MAX_LENGTH] for n in names if n != name}
+@dataclass
+class StreetNames:
+    """What the ways of one named street call it: other spellings, and the name in each
+    language (OSM's name:<language> tags)."""
+
+    others: set[str]
+    by_language: dict[str, str]
+
+
+def _street_names_add(names: dict[str, "StreetNames"], tags, name: str) -> None:
+    entry = names.setdefault(name, StreetNames(others=set(), by_language={}))
+    for key, value in tags:
+        if not value or not (key.startswith("name:") or key in NAME_KEYS):
+            continue
+        value = value[:NAME_MAX_LENGTH]
+        if value != name:
+            entry.others.add(value)
+        if key.startswith("name:") and len(key) <= 10:
+            entry.by_language.setdefault(key[5:], value)
 
 
 def _edges_load(cursor, reader: _WayReader, vertex_ids: np.ndarray,
-                aliases: dict[str, set[str]]) -> int:
+                street_names: dict[str, StreetNames]) -> int:
     """Split the ways at their vertices, COPY the edges; COPY the vertices. Returns edges.
-    Fills `aliases` with the other names of each named street."""
+    Fills `street_names` with what the ways call each named street."""
     vertex_lon = np.full(len(vertex_ids), np.nan)
     vertex_lat = np.full(len(vertex_ids), np.nan)
     last = len(vertex_ids) - 1
@@ -325,7 +341,7 @@ def _edges_load(cursor, reader: _WayReader, vertex_ids: np.ndarray,
         speed_ms = rule.speed_kmh / 3.6
         name = (way.tags.get("name") or "")[:NAME_MAX_LENGTH]
         if name:
-            aliases.setdefault(name, set()).update(_names_of(way.tags, name))
+            _street_names_add(street_names, way.tags, name)
         for start, end in pairwise(at_vertex.tolist()):
             edge_id += 1
             length_m = float(travelled[end] - travelled[start])
@@ -402,25 +418,28 @@ def _network_replace(cursor, *, record: dict) -> RoadNetwork:
     return network
 
 
-def streets_rebuild(cursor, *, aliases: dict[str, set[str]] | None = None) -> int:
-    """The street names of the network (gis.models.Street), from its named edges and the
-    other names their ways carry. Returns how many streets there are."""
+def streets_rebuild(cursor, *, street_names: dict[str, StreetNames] | None = None) -> int:
+    """The street names of the network (gis.models.Street), from its named edges and what
+    their ways call them. Returns how many streets there are."""
     from gis.models import Street
 
     streets, edges = Street._meta.db_table, RoadEdge._meta.db_table
     cursor.execute(f"TRUNCATE {streets}")
-    others = {name: sorted(names) for name, names in (aliases or {}).items() if names}
+    street_names = street_names or {}
+    others = {name: sorted(n.others) for name, n in street_names.items() if n.others}
+    languages = {name: n.by_language for name, n in street_names.items() if n.by_language}
     cursor.execute(
         f"""
-        INSERT INTO {streets} (name, names, point)
+        INSERT INTO {streets} (name, names, names_by_language, point)
         SELECT s.name,
                ARRAY[s.name]::varchar[]
                || ARRAY(SELECT jsonb_array_elements_text(%s::jsonb -> s.name))::varchar[],
+               coalesce(%s::jsonb -> s.name, '{{}}'::jsonb),
                ST_ClosestPoint(s.geom, ST_Centroid(s.geom))
         FROM (SELECT name, ST_Collect(geom) AS geom FROM {edges} WHERE name <> ''
               GROUP BY name) s
         """,
-        [json.dumps(others)])
+        [json.dumps(others), json.dumps(languages)])
     cursor.execute(f"SELECT count(*) FROM {streets}")
     return cursor.fetchone()[0]
 
@@ -459,8 +478,8 @@ def roads_import(*, path: Path | str, bbox: BBox | None = None, node_index: str 
         # The live tables are locked only from the TRUNCATE in _network_replace.
         with transaction.atomic(), connection.cursor() as cursor:
             _temp_tables_create(cursor)
-            aliases: dict[str, set[str]] = {}
-            edges = _edges_load(cursor, reader, vertex_ids, aliases)
+            street_names: dict[str, StreetNames] = {}
+            edges = _edges_load(cursor, reader, vertex_ids, street_names)
             logger.info("roads: %s edges loaded (%.1f s)", edges, time.monotonic() - started)
             _components_compute(cursor)
             logger.info("roads: components (%.1f s)", time.monotonic() - started)
@@ -471,7 +490,7 @@ def roads_import(*, path: Path | str, bbox: BBox | None = None, node_index: str 
                 "seconds": time.monotonic() - started,
             })
             _temp_tables_drop(cursor)
-            streets_rebuild(cursor, aliases=aliases)
+            streets_rebuild(cursor, street_names=street_names)
     from gis.geocode import geocode_index_reset
 
     geocode_index_reset()

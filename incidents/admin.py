@@ -1,4 +1,5 @@
-"""Back office: departments, categories and their questions, routing, Open311 clients.
+"""Back office: departments, categories and their questions, routing, Open311 clients, the
+channels' contacts (blocking) and messages, and the outbox.
 
 Reports and incidents are read-only here: their changes go through the services, which
 record every status change."""
@@ -12,9 +13,13 @@ from django.utils.translation import gettext_lazy as _
 from incidents.models import (
     Category,
     CategoryAttribute,
+    ChannelContact,
     Department,
+    InboundMessage,
+    InboxItem,
     Incident,
     IncidentUpdate,
+    Notification,
     Open311Client,
     Photo,
     Report,
@@ -115,3 +120,62 @@ class Open311ClientAdmin(admin.ModelAdmin):
         for client in queryset:
             client.api_key = secrets.token_urlsafe(24)
             client.save(update_fields=["api_key"])
+
+
+class InboundMessageInline(admin.TabularInline):
+    model = InboundMessage
+    fk_name = "contact"
+    extra = 0
+    fields = ["received_at", "kind", "provider_type", "text", "state", "inbox_item", "report"]
+    readonly_fields = fields
+    can_delete = False
+    ordering = ["-received_at"]
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ChannelContact)
+class ChannelContactAdmin(admin.ModelAdmin):
+    """Citizens on the messaging channels. Blocking (the abuse list) is done here or from the
+    inbox; everything a blocked sender sends stays readable below."""
+
+    list_display = ["pk", "provider", "display_name", "language", "blocked", "opted_out_at",
+                    "last_inbound_at"]
+    list_filter = ["provider", "blocked", "language"]
+    search_fields = ["external_id", "display_name", "phone"]
+    fields = ["provider", "external_id", "display_name", "phone", "language", "blocked",
+              "blocked_reason", "opted_out_at", "last_inbound_at", "created_at"]
+    readonly_fields = ["provider", "external_id", "display_name", "phone", "language",
+                       "opted_out_at", "last_inbound_at", "created_at"]
+    inlines = [InboundMessageInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "provider", "kind", "provider_type", "state", "received_at",
+                    "contact", "inbox_item", "report"]
+    list_filter = ["provider", "kind", "state"]
+    search_fields = ["external_id", "text"]
+
+
+@admin.register(InboxItem)
+class InboxItemAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "reason", "state", "contact", "created_at", "handled_by", "report"]
+    list_filter = ["state", "reason"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    """The outbox: what went (or waits to go) to citizens, and what providers said of it."""
+
+    list_display = ["pk", "kind", "channel", "state", "delivery_status", "attempts",
+                    "created_at", "sent_at", "last_error"]
+    list_filter = ["kind", "channel", "state", "delivery_status"]

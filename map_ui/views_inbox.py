@@ -9,11 +9,10 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
-from incidents.api.inbox import ACT_ROLES, READ_ROLES
 from incidents.models import Channel, InboxItem, Provider
 from incidents.selectors import category_list_active
 from map_ui.views import page_context
-from ops.roles import user_has_role
+from ops.roles import Role, user_has_role
 
 
 def _categories(language=None) -> list[dict]:
@@ -29,13 +28,13 @@ def _categories(language=None) -> list[dict]:
 
 
 def _staff_page(request, template: str, zoom: int, **config):
-    if not user_has_role(request.user, *READ_ROLES):
+    if not user_has_role(request.user, *Role.INBOX_READ):
         raise PermissionDenied
     from django.utils import translation
 
     context = page_context(request, zoom=zoom)
     context["config"] |= {"map": context["map"].name,
-                          "can_act": user_has_role(request.user, *ACT_ROLES),
+                          "can_act": user_has_role(request.user, *Role.INBOX_ACT),
                           "username": request.user.get_username(),
                           "categories": _categories(translation.get_language()), **config}
     return render(request, template, context)
@@ -61,6 +60,9 @@ def desk(request):
     first."""
     return _staff_page(
         request, "map_ui/desk.html", zoom=15,
+        # The report and "me too" APIs take the phone and service-centre channels from
+        # intake agents only (incidents/api/views.py): a dispatcher here looks up.
+        can_act=user_has_role(request.user, Role.INTAKE_AGENT),
         channels=[{"code": c.value, "name": str(c.label)}
                   for c in (Channel.PHONE, Channel.SERVICE_CENTRE)],
         urls={"caller": "/api/v1/desk/caller/", "geocode": "/api/v1/geocode/",

@@ -12,6 +12,9 @@ class Role:
 
     STAFF = (INTAKE_AGENT, DISPATCHER, CREW, MANAGER)
     ALL = (CITIZEN, INTAKE_AGENT, DISPATCHER, CREW, MANAGER)
+    # The verification inbox: who reads it, and who files or answers from it.
+    INBOX_READ = (INTAKE_AGENT, DISPATCHER, MANAGER)
+    INBOX_ACT = (INTAKE_AGENT, DISPATCHER)
 
 
 def roles_ensure() -> None:

@@ -18,6 +18,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=255)),
                 ('names', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=255), default=list, size=None)),
+                ('names_by_language', models.JSONField(blank=True, default=dict)),
                 ('point', django.contrib.gis.db.models.fields.PointField(srid=4326)),
             ],
             options={
@@ -27,8 +28,9 @@ class Migration(migrations.Migration):
         # The streets of a network imported before this table existed.
         migrations.RunSQL(
             """
-            INSERT INTO rasad_gis_street (name, names, point)
-            SELECT name, ARRAY[name]::varchar[], ST_ClosestPoint(geom, ST_Centroid(geom))
+            INSERT INTO rasad_gis_street (name, names, names_by_language, point)
+            SELECT name, ARRAY[name]::varchar[], '{}'::jsonb,
+                   ST_ClosestPoint(geom, ST_Centroid(geom))
             FROM (SELECT name, ST_Collect(geom) AS geom FROM rasad_gis_roadedge
                   WHERE name <> '' GROUP BY name) s
             """,

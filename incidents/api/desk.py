@@ -2,6 +2,7 @@
 uses the report and "me too" endpoints every channel uses, with channel `phone` or
 `service_centre`; nearby open incidents come from /api/v1/incidents/nearby/."""
 
+from django.utils import translation
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -74,7 +75,8 @@ class GeocodeApi(APIView):
         params.is_valid(raise_exception=True)
         data = params.validated_data
         results = []
-        for place in places_find(data["q"], limit=data["limit"] + 3):
+        language = (translation.get_language() or "en")[:2]
+        for place in places_find(data["q"], limit=data["limit"] + 3, language=language):
             placement = place_point(point_from_lonlat(place.lon, place.lat))
             if placement is None:
                 continue

@@ -30,15 +30,12 @@ from incidents.models import (
 )
 from ops.roles import Role, user_has_role
 
-READ_ROLES = (Role.INTAKE_AGENT, Role.DISPATCHER, Role.MANAGER)
-ACT_ROLES = (Role.INTAKE_AGENT, Role.DISPATCHER)
-
 
 class CanReadInbox(BasePermission):
     message = gettext_lazy("Only intake agents, dispatchers and managers may see the inbox.")
 
     def has_permission(self, request, view) -> bool:
-        return user_has_role(request.user, *READ_ROLES)
+        return user_has_role(request.user, *Role.INBOX_READ)
 
 
 class CanActOnInbox(BasePermission):
@@ -46,8 +43,8 @@ class CanActOnInbox(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         if request.method in ("GET", "HEAD", "OPTIONS"):
-            return user_has_role(request.user, *READ_ROLES)
-        return user_has_role(request.user, *ACT_ROLES)
+            return user_has_role(request.user, *Role.INBOX_READ)
+        return user_has_role(request.user, *Role.INBOX_ACT)
 
 
 def _iso(value):
@@ -84,7 +81,9 @@ def _item_output(item: InboxItem) -> dict:
             "report": ({"tracking_code": item.report.tracking_code, "id": item.report_id}
                        if item.report_id else None),
             "reply": item.reply, "created_at": _iso(item.created_at),
-            "updated_at": _iso(item.updated_at)}
+            "updated_at": _iso(item.updated_at),
+            "handled_by": item.handled_by.get_username() if item.handled_by_id else None,
+            "handled_at": _iso(item.handled_at)}
 
 
 def _media_output(media: InboundMedia) -> dict:
@@ -108,7 +107,7 @@ class InboxListApi(APIView):
                                          default=50)
 
     @extend_schema(parameters=[InputSerializer], responses=OpenApiTypes.OBJECT,
-                   summary="The verification inbox")
+                   summary="The verification inbox", operation_id="inbox_list")
     def get(self, request):
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)

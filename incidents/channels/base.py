@@ -119,6 +119,8 @@ class ChannelProvider:
     max_body_setting = "RASAD_WEBHOOK_MAX_BYTES"
     # Whether the provider itself confirms STOP/START to the citizen (SMS carriers do).
     confirms_opt_out = False
+    # Whether the citizen's app has a button to share a location (WhatsApp, Telegram).
+    shares_location = False
 
     @property
     def enabled(self) -> bool:

@@ -165,7 +165,9 @@ class Dialogue:
                     conversation.language = code
                     self.language_answered = True
                     return
-        detected = (texts.language_detect(self.message.text) or self.contact.language or
+        # A command (/start, STOP…) says nothing of the citizen's language.
+        text = "" if texts.command_of(self.message.text) else self.message.text
+        detected = (texts.language_detect(text) or self.contact.language or
                     texts.language_from_hint(self.contact.language_hint))
         if detected:
             conversation.language = detected
@@ -337,7 +339,7 @@ class Dialogue:
         if point is not None:
             self._place_set(point[0], point[1], "")
             return True
-        found = [p for p in places_find(text, limit=8) if place_point(
+        found = [p for p in places_find(text, limit=8, language=self.language) if place_point(
             Point(p.lon, p.lat, srid=4326)) is not None][:5]
         if not found:
             self.notes.append(texts.place_not_found(text))
@@ -451,7 +453,7 @@ class Dialogue:
                     options.append({"id": "place:none", "title": texts.none_of_these()})
                     self._ask(texts.ask_place(), options)
                 else:
-                    can_share = self.provider.name != "messenger"
+                    can_share = self.provider.shares_location
                     options = ([{"id": LOCATION_OPTION, "title": texts.share_location_button()}]
                                if can_share else [])
                     self._ask(texts.ask_location(can_share=can_share), options)

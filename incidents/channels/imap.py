@@ -28,7 +28,8 @@ def _connect() -> imaplib.IMAP4:
 def imap_poll() -> int:
     """Store up to BATCH unseen messages; returns how many were new. A message is marked
     seen only after it is stored, so a crash in between shows it again next time, and the
-    Message-ID dedupe makes that harmless."""
+    Message-ID dedupe makes that harmless. One Rasad cannot read (too large, not mail) stays
+    unread and is flagged for a person, and later polls pass over it."""
     if not settings.RASAD_IMAP_HOST:
         return 0
     stored = 0
@@ -36,7 +37,7 @@ def imap_poll() -> int:
     try:
         mailbox.login(settings.RASAD_IMAP_USER, settings.RASAD_IMAP_PASSWORD)
         mailbox.select(settings.RASAD_IMAP_FOLDER)
-        status, data = mailbox.uid("SEARCH", None, "UNSEEN")
+        status, data = mailbox.uid("SEARCH", None, "UNSEEN UNFLAGGED")
         if status != "OK":
             logger.warning("IMAP search failed: %s", data)
             return 0
@@ -47,12 +48,15 @@ def imap_poll() -> int:
                 continue
             if len(raw) > settings.RASAD_EMAIL_MAX_BYTES:
                 logger.warning("IMAP message %s is larger than RASAD_EMAIL_MAX_BYTES; left "
-                               "unread in the mailbox", uid)
+                               "unread and flagged in the mailbox", uid)
+                mailbox.uid("STORE", uid, "+FLAGS", "(\\Flagged)")
                 continue
             try:
                 inbound = mail_parse(raw)
             except PayloadInvalid:
-                logger.warning("IMAP message %s is not a readable email; left unread", uid)
+                logger.warning("IMAP message %s is not a readable email; left unread and "
+                               "flagged", uid)
+                mailbox.uid("STORE", uid, "+FLAGS", "(\\Flagged)")
                 continue
             stored += len(parsed_store("email", Parsed(messages=[inbound])).message_ids)
             mailbox.uid("STORE", uid, "+FLAGS", "(\\Seen)")

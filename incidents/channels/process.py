@@ -290,7 +290,15 @@ def message_handle(*, contact: ChannelContact, message: InboundMessage, provider
     message.state = InboundMessage.State.DONE
     command = (texts.command_of(message.text)
                if message.kind in (InboundMessage.Kind.TEXT, InboundMessage.Kind.CHOICE) else None)
-    language = contact.language or texts.language_detect(message.text) or \
+    if provider.confirms_opt_out:
+        # The carrier decides what opts out (its OptOutType says so when it tells us).
+        opt_out = str((message.payload or {}).get("OptOutType", "")).upper()
+        command = {"STOP": "stop", "START": "start"}.get(opt_out) or (
+            "stop" if command == "cancel" else command)
+    # "إلغاء" is answered in Arabic and "لغو" in Persian; a Latin STOP in the contact's own.
+    said_in = (texts.language_detect(message.text)
+               if command and not message.text.isascii() else None)
+    language = said_in or contact.language or texts.language_detect(message.text) or \
         texts.language_from_hint(contact.language_hint) or "en"
     if command == "stop":
         ChannelContact.objects.filter(pk=contact.pk).update(opted_out_at=now)
@@ -302,6 +310,13 @@ def message_handle(*, contact: ChannelContact, message: InboundMessage, provider
             return []
         with translation.override(language):
             return [Reply(texts.stopped())]
+    if command == "cancel":
+        open_conversation = _conversation_open(contact, now)
+        if open_conversation is not None:
+            open_conversation.state, open_conversation.closed_at = S.CANCELLED, now
+            open_conversation.save(update_fields=["state", "closed_at"])
+        with translation.override(language):
+            return [Reply(texts.cancelled())]
     if command == "start" and contact.opted_out_at is not None:
         ChannelContact.objects.filter(pk=contact.pk).update(opted_out_at=None)
         if provider.confirms_opt_out:

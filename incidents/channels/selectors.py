@@ -18,7 +18,7 @@ HISTORY_LIMIT = 50
 def inbox_list(*, state: str = InboxItem.State.OPEN, provider: str = "",
                query: str = "") -> QuerySet[InboxItem]:
     """Newest activity first."""
-    items = (InboxItem.objects.select_related("contact", "category", "report")
+    items = (InboxItem.objects.select_related("contact", "category", "report", "handled_by")
              .annotate(message_count=Count("messages", distinct=True),
                        photo_count=Count("messages__files", distinct=True,
                                          filter=Q(messages__files__is_photo=True,

@@ -17,8 +17,11 @@ LANGUAGE_NAMES = {"ar": "العربية", "fa": "فارسی", "en": "English"}
 # Commands: the whole message, folded (gis.geocode.fold: one spelling per Arabic/Persian
 # letter, lower case). "إلغاء" / "لغو" unsubscribe, as STOP does.
 COMMANDS = {
-    "stop": {"stop", "stopall", "unsubscribe", "end", "quit", "optout", "cancel", "الغاء",
-             "لغو", "توقف", "اوقف", "ایقاف", "لغو اشتراک"},
+    "stop": {"stop", "/stop", "stopall", "unsubscribe", "end", "quit", "optout", "revoke",
+             "الغاء", "لغو", "توقف", "اوقف", "ایقاف", "لغو اشتراک"},
+    # Ends the conversation under way (on SMS, where carriers read CANCEL as STOP, it
+    # unsubscribes too).
+    "cancel": {"cancel", "/cancel", "انصراف"},
     "start": {"start", "/start", "unstop", "subscribe", "ابدا", "شروع", "اشتراک"},
     "new": {"new", "/new", "new report", "report", "جدید", "بلاغ جدید", "بلاغ", "گزارش جدید",
             "گزارش"},
@@ -33,6 +36,14 @@ COMMANDS = {
                "ما زال", "لا یزال", "معطل", "خراب", "هنوز خراب", "درست نشده", "نشده"},
     "fixed": {"fixed", "done", "solved", "تم", "تم الاصلاح", "تم الحل", "انجام شد",
               "درست شد", "حل شد"},
+}
+# Words of one language only, among the commands and greetings: an answer to "إلغاء" is in
+# Arabic, to "لغو" in Persian, whatever the letters say.
+WORD_LANGUAGE = {
+    "ar": {"الغاء", "توقف", "اوقف", "ایقاف", "ابدا", "جدید", "بلاغ جدید", "بلاغ", "موظف",
+           "مرحبا", "اهلا", "السلام علیکم", "صباح الخیر", "نعم", "لا"},
+    "fa": {"لغو", "لغو اشتراک", "شروع", "اشتراک", "گزارش جدید", "گزارش", "اپراتور",
+           "کارشناس", "درود", "صبح بخیر", "بله", "نه", "خیر"},
 }
 GREETINGS = {"hi", "hello", "hey", "salam", "salaam", "good morning", "مرحبا", "اهلا",
              "السلام علیکم", "سلام", "سلام علیکم", "درود", "صبح بخیر", "صباح الخیر"}
@@ -69,6 +80,10 @@ def numbers_of(text: str) -> list[int]:
 def language_detect(text: str) -> str | None:
     """ar, fa or en from the letters of a text, or None when it cannot tell (too short, or
     words both languages write alike, such as «سلام»)."""
+    folded = fold(text or "").strip(" .!")
+    for language, words in WORD_LANGUAGE.items():
+        if folded in {fold(w) for w in words}:
+            return language
     text = unicodedata.normalize("NFC", text or "")
     arabic_script = len(_ARABIC_SCRIPT.findall(text))
     latin = len(_LATIN.findall(text))
@@ -278,6 +293,10 @@ def too_long(count: int) -> str:
 
 def answer_invalid(message: str) -> str:
     return _("Sorry: %(message)s") % {"message": message}
+
+
+def cancelled() -> str:
+    return _("Cancelled. Write to us any time to report a problem.")
 
 
 def stopped() -> str:

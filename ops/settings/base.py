@@ -217,6 +217,8 @@ RASAD_MEDIA_FETCH_ALLOW_PRIVATE = env_bool("RASAD_MEDIA_FETCH_ALLOW_PRIVATE", Fa
 RASAD_TILE_URL = os.environ.get("RASAD_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
 RASAD_TILE_ATTRIBUTION = os.environ.get(
     "RASAD_TILE_ATTRIBUTION", "&copy; OpenStreetMap contributors")
+# How often a process checks that its index of street names is still the network's.
+RASAD_GEOCODE_INDEX_CHECK_S = float(os.environ.get("RASAD_GEOCODE_INDEX_CHECK_S", "60"))
 # How long a process may reuse a category's definition at intake (0: never).
 RASAD_CATALOGUE_CACHE_S = float(os.environ.get("RASAD_CATALOGUE_CACHE_S", "30"))
 

@@ -35,6 +35,7 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 # Tests change categories between requests: read them fresh every time.
 RASAD_CATALOGUE_CACHE_S = 0
+RASAD_GEOCODE_INDEX_CHECK_S = 0
 # Live events of a test run stay in that run: its own group prefix, not a dev server's.
 CHANNEL_LAYERS = {
     "default": {

@@ -47,9 +47,13 @@ def test_a_misspelt_street_is_still_found(streets):
     assert places_find("Manerheimintie")[0].name == "Mannerheimintie"
 
 
-@pytest.mark.parametrize("text", ["شارع النخيل", "خیابان نخل", "palm street"])
-def test_a_street_is_found_by_any_of_its_osm_names(streets, text):
-    assert places_find(text)[0].name == "Palm Street"
+@pytest.mark.parametrize(("text", "shown"), [("شارع النخيل", "شارع النخيل"),
+                                             ("خيابان نخل", "خیابان نخل"),
+                                             ("palm street", "Palm Street")])
+def test_a_street_is_found_and_named_by_the_spelling_typed(streets, text, shown):
+    (place, *_rest) = places_find(text)
+
+    assert (place.name, round(place.lon, 3)) == (shown, 24.95)
 
 
 def test_the_street_index_keeps_every_osm_name(streets):
@@ -73,3 +77,14 @@ def test_a_district_is_found_by_its_arabic_name(streets, district):
 
 def test_nothing_is_found_for_unknown_words(streets):
     assert places_find("xylophone quartet") == []
+
+
+@pytest.mark.parametrize(("language", "shown"), [("ar", "شارع النخيل"), ("fa", "خیابان نخل"),
+                                                 ("en", "Palm Street")])
+def test_a_street_is_named_in_the_readers_language(streets, language, shown):
+    assert places_find("Palm Street", language=language)[0].name == shown
+
+
+def test_the_street_index_keeps_the_name_per_language(streets):
+    assert Street.objects.get(name="Palm Street").names_by_language == {
+        "ar": "شارع النخيل", "fa": "خیابان نخل"}

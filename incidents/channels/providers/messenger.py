@@ -67,7 +67,7 @@ class MessengerProvider(MetaSignedProvider):
                     if inbound is not None:
                         parsed.messages.append(inbound)
                 for change in entry.get("changes") or []:
-                    inbound = self._comment(change)
+                    inbound = self._comment(change, page_id=str(entry.get("id", "")))
                     if inbound is not None:
                         parsed.messages.append(inbound)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -114,15 +114,20 @@ class MessengerProvider(MetaSignedProvider):
         return inbound
 
     @staticmethod
-    def _comment(change: dict) -> Inbound | None:
+    def _comment(change: dict, *, page_id: str) -> Inbound | None:
         value = change.get("value") or {}
         if change.get("field") != "feed" or value.get("item") != "comment" or \
                 value.get("verb") != "add":
             return None
         author = value.get("from") or {}
+        if page_id and str(author.get("id", "")) == page_id:
+            return None  # the Page's own comment (an agent answering in public)
         created = value.get("created_time")
+        # Without the author (Meta withholds it for some users), the comment is its own
+        # sender: two strangers' comments must not become one citizen.
+        sender = str(author.get("id") or value["comment_id"])
         return Inbound(external_id=f"{COMMENT_PREFIX}{value['comment_id']}",
-                       sender_id=f"{COMMENT_PREFIX}{author.get('id', '')}", kind="comment",
+                       sender_id=f"{COMMENT_PREFIX}{sender}", kind="comment",
                        provider_type="comment", sender_name=str(author.get("name", "")),
                        sent_at=_sent_at(int(created) * 1000) if created else timezone.now(),
                        text=str(value.get("message", "")), payload=value)
@@ -167,7 +172,8 @@ class MessengerProvider(MetaSignedProvider):
         data = json_or_empty(response)
         if response.status_code == 200 and data.get("message_id"):
             return str(data["message_id"])
-        error = data.get("error") or {}
+        error = data.get("error")
+        error = error if isinstance(error, dict) else {}  # a proxy's 5xx is no Graph error
         detail = f"HTTP {response.status_code} {error.get('code', '')} {error.get('message', '')}"
         if response.status_code >= 500 or response.status_code == 429 or \
                 error.get("code") in RETRYABLE_CODES:

@@ -86,7 +86,12 @@ class SmsProvider(ChannelProvider):
     def verify(self, request, body: bytes) -> None:
         token = settings.RASAD_SMS_AUTH_TOKEN
         given = request.headers.get("X-Twilio-Signature", "").encode()
-        params = form_params(body)
+        try:
+            params = form_params(body)
+        except PayloadInvalid as exc:
+            # What is not a UTF-8 form cannot be checked, so it is not the provider's.
+            raise SignatureInvalid(_("The X-Twilio-Signature signature does not match.")) \
+                from exc
         if not token or not any(
                 hmac.compare_digest(given, twilio_signature(token, url, params).encode())
                 for url in webhook_urls(request)):

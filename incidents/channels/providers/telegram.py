@@ -11,6 +11,7 @@ import contextlib
 import hmac
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from incidents.channels.base import (
@@ -49,6 +50,7 @@ class TelegramProvider(ChannelProvider):
     secret_setting = "RASAD_TELEGRAM_SECRET_TOKEN"
     token_setting = "RASAD_TELEGRAM_BOT_TOKEN"
     api_setting = "RASAD_TELEGRAM_API_URL"
+    shares_location = True
 
     @property
     def api(self) -> str:
@@ -126,11 +128,11 @@ class TelegramProvider(ChannelProvider):
         person = query.get("from") or {}
         chat_id = str((message.get("chat") or {}).get("id") or person["id"])
         name = " ".join(p for p in (person.get("first_name"), person.get("last_name")) if p)
-        sent_at = utc_from_timestamp(message.get("date")) if message.get("date") else None
-        from django.utils import timezone
-
+        # A callback query has no date; its message's date is when the bot asked, maybe
+        # long before the press. The press is now (Telegram delivers it at once), which
+        # keeps it after what the citizen typed before pressing.
         return Inbound(external_id=str(update_id), sender_id=chat_id, kind="choice",
-                       provider_type="callback_query", sent_at=sent_at or timezone.now(),
+                       provider_type="callback_query", sent_at=timezone.now(),
                        sender_name=name, language_hint=str(person.get("language_code") or ""),
                        choice=str(query.get("data") or ""),
                        reply_to=str(message.get("message_id", "")),

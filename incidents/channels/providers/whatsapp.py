@@ -62,6 +62,7 @@ class WhatsAppProvider(MetaSignedProvider):
     channel = "whatsapp"
     secret_setting = "RASAD_WHATSAPP_APP_SECRET"
     verify_token_setting = "RASAD_WHATSAPP_VERIFY_TOKEN"
+    shares_location = True
 
     # Inbound -------------------------------------------------------------------------
 
@@ -215,7 +216,8 @@ class WhatsAppProvider(MetaSignedProvider):
         data = json_or_empty(response)
         if response.status_code == 200 and data.get("messages"):
             return str(data["messages"][0]["id"])
-        error = data.get("error") or {}
+        error = data.get("error")
+        error = error if isinstance(error, dict) else {}  # a proxy's 5xx is no Graph error
         detail = f"HTTP {response.status_code} {error.get('code', '')} {error.get('message', '')}"
         if response.status_code >= 500 or response.status_code == 429 or \
                 error.get("code") in RETRYABLE_CODES:

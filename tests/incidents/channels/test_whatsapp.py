@@ -453,3 +453,99 @@ def test_messages_whose_task_was_lost_are_found_by_the_sweeper(client, channel_c
     InboundMessage.objects.update(received_at=timezone.now() - timedelta(minutes=2))
 
     assert inbound_stale_contacts() == [contact("whatsapp", WA_ID).pk]
+
+
+def test_a_photo_first_keeps_the_photo_and_asks_the_language(client, channel_city,
+                                                             fake_providers):
+    media_id = fake_providers.media_put(jpeg_bytes())
+
+    whatsapp_say(client, p.wa_image(WA_ID, media_id))
+
+    (sent,) = fake_providers.sent_to("whatsapp")
+    buttons = sent["body"]["interactive"]["action"]["buttons"]
+    assert [b["reply"]["id"] for b in buttons] == ["lang:ar", "lang:fa", "lang:en"]
+    conversation = Conversation.objects.get()
+    assert (conversation.state, len(conversation.data["photos"])) == ("language", 1)
+    whatsapp_say(client, p.wa_button_reply(WA_ID, "lang:fa", "فارسی"))
+    conversation.refresh_from_db()
+    assert (conversation.language, conversation.state) == ("fa", "category")
+    assert contact("whatsapp", WA_ID).language == "fa"
+
+
+@pytest.mark.parametrize(("text", "language"), [
+    ("چراغ خیابان کوچه ما خاموش است", "fa"),
+    ("الإنارة في شارعنا معطلة منذ يومين", "ar"),
+    ("The street light is out", "en"),
+])
+def test_the_language_is_read_from_the_first_text(client, channel_city, fake_providers, text,
+                                                  language):
+    whatsapp_say(client, p.wa_text(WA_ID, text))
+
+    assert Conversation.objects.get().language == language
+
+
+def test_a_category_can_be_typed_by_name(client, channel_city, fake_providers):
+    whatsapp_say(client, p.wa_text(WA_ID, "Problem here"))
+
+    whatsapp_say(client, p.wa_text(WA_ID, "street light"))
+
+    conversation = Conversation.objects.get()
+    assert (conversation.data["category"], conversation.state) == ("street-light", "location")
+
+
+def test_skip_at_the_location_hands_the_report_to_the_inbox(client, channel_city,
+                                                           fake_providers):
+    whatsapp_say(client, p.wa_text(WA_ID, "Lamp dark"))
+    whatsapp_say(client, p.wa_button_reply(WA_ID, "cat:street-light", "Street light out"))
+
+    whatsapp_say(client, p.wa_text(WA_ID, "skip"))
+
+    item = InboxItem.objects.get()
+    assert (item.reason, item.category.code, item.text) == ("no_location", "street-light",
+                                                            "Lamp dark")
+    assert texts_sent(fake_providers, "whatsapp")[-1].startswith(
+        "Thank you. Our team will place your report on the map")
+
+
+def test_a_typed_street_is_offered_and_picked(client, channel_city, fake_providers, streets):
+    whatsapp_say(client, p.wa_text(WA_ID, "Lamp dark"))
+    whatsapp_say(client, p.wa_button_reply(WA_ID, "cat:street-light", "Street light out"))
+
+    whatsapp_say(client, p.wa_text(WA_ID, "Simonkatu 5"))
+
+    sent = fake_providers.sent_to("whatsapp")[-1]["body"]["interactive"]
+    assert sent["body"]["text"] == "Did you mean one of these places?"
+    rows = [b["reply"] for b in sent["action"]["buttons"]]
+    assert rows == [{"id": "place:0", "title": "Simonkatu (West)"},
+                    {"id": "place:none", "title": "None of these"}]
+    whatsapp_say(client, p.wa_button_reply(WA_ID, "place:0", "Simonkatu (West)"))
+    data = Conversation.objects.get().data
+    assert (data["address"], round(data["lat"], 3)) == ("Simonkatu (West)", 60.17)
+
+
+def test_an_over_long_description_is_cut_and_kept_whole_for_staff(client, channel_city,
+                                                                  fake_providers):
+    long_text = "a" * 4500
+    whatsapp_say(client, p.wa_text(WA_ID, long_text))
+    whatsapp_say(client, p.wa_button_reply(WA_ID, "cat:street-light", "Street light out"))
+    whatsapp_say(client, p.wa_location(WA_ID, CENTRE[1], CENTRE[0]))
+    whatsapp_say(client, p.wa_button_reply(WA_ID, "photo:skip", "No photo"))
+
+    whatsapp_say(client, p.wa_button_reply(WA_ID, "confirm:yes", "Send it"))
+
+    assert len(Report.objects.get().description) == 4000
+    assert InboundMessage.objects.order_by("pk").first().text == long_text
+    assert texts_sent(fake_providers, "whatsapp")[-1].startswith(
+        "Your message is long: the report keeps its first 4000 characters")
+
+
+def test_cancel_ends_the_conversation_but_keeps_the_subscription(client, channel_city,
+                                                                 fake_providers):
+    whatsapp_say(client, p.wa_text(WA_ID, "Lamp dark"))
+
+    whatsapp_say(client, p.wa_text(WA_ID, "cancel"))
+
+    assert Conversation.objects.get().state == "cancelled"
+    assert contact("whatsapp", WA_ID).opted_out_at is None
+    assert texts_sent(fake_providers, "whatsapp")[-1] == (
+        "Cancelled. Write to us any time to report a problem.")
