@@ -16,6 +16,8 @@ HERE = Path(__file__).resolve().parent
 
 BENCHMARKS = {
     "intake": ([], ["--requests", "300", "--warmup", "50"]),
+    "channels": ([], ["--requests", "300", "--warmup", "50"]),
+    "desk": ([], ["--rounds", "10"]),
     "clustering": ([], ["--max", "20000", "--samples", "100"]),
     "route_quality": (["--budget-s", "5"], ["--fast", "--limit", "6"]),
     "route_quality_fast": (["--fast"], ["--fast", "--limit", "3"]),

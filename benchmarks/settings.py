@@ -1,8 +1,11 @@
 """Settings for the benchmark server and scripts: the app's base settings, plus the bare
-endpoint's URL, a raised submit throttle and DEBUG off (no query log, as in production).
+endpoints' URLs, a raised submit throttle and DEBUG off (no query log, as in production).
 
 The benchmark scripts set DATABASE_URL and REDIS_URL to a database and a Redis db of their
-own (benchmarks.common); this module refuses the dev and test databases.
+own (benchmarks.common); this module refuses the dev and test databases. A script may send
+the server's tasks to a queue of its own (BENCH_CELERY_QUEUE) and delete it afterwards, and
+turns a channel on through the server's environment (RASAD_WHATSAPP_APP_SECRET, …), as in
+production.
 """
 
 import os
@@ -22,6 +25,10 @@ REST_FRAMEWORK = {
         "submit": os.environ.get("RASAD_SUBMIT_RATE", "1000000/minute"),
     },
 }
+
+# No worker consumes the benchmark's tasks: a script that queues some names the queue and
+# deletes it after the run (benchmarks/channels.py).
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("BENCH_CELERY_QUEUE", "celery")
 
 if env_bool("BENCH_DB_POOL", False):
     # Django's psycopg pool (needs psycopg_pool): what ASGI needs instead of CONN_MAX_AGE,

@@ -184,6 +184,13 @@ def _conversation_open(contact: ChannelContact, now) -> Conversation | None:
     return conversation
 
 
+def _conversation_cancel(contact: ChannelContact, now) -> None:
+    conversation = _conversation_open(contact, now)
+    if conversation is not None:
+        conversation.state, conversation.closed_at = S.CANCELLED, now
+        conversation.save(update_fields=["state", "closed_at"])
+
+
 def conversation_expire(*, conversation: Conversation, now=None) -> None:
     """A conversation left unanswered: what it gathered goes to the inbox (nothing a
     citizen sent is dropped), and the citizen is told."""
@@ -302,19 +309,13 @@ def message_handle(*, contact: ChannelContact, message: InboundMessage, provider
         texts.language_from_hint(contact.language_hint) or "en"
     if command == "stop":
         ChannelContact.objects.filter(pk=contact.pk).update(opted_out_at=now)
-        open_conversation = _conversation_open(contact, now)
-        if open_conversation is not None:
-            open_conversation.state, open_conversation.closed_at = S.CANCELLED, now
-            open_conversation.save(update_fields=["state", "closed_at"])
+        _conversation_cancel(contact, now)
         if provider.confirms_opt_out:
             return []
         with translation.override(language):
             return [Reply(texts.stopped())]
     if command == "cancel":
-        open_conversation = _conversation_open(contact, now)
-        if open_conversation is not None:
-            open_conversation.state, open_conversation.closed_at = S.CANCELLED, now
-            open_conversation.save(update_fields=["state", "closed_at"])
+        _conversation_cancel(contact, now)
         with translation.override(language):
             return [Reply(texts.cancelled())]
     if command == "start" and contact.opted_out_at is not None:
