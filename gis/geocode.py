@@ -6,6 +6,7 @@ Street names are matched in Python (rapidfuzz) against a per-process index of th
 streets, refreshed when the network changes: a few thousand names match in well under a
 millisecond, in any script (the database's trigram matching depends on its locale)."""
 
+import json
 import re
 import threading
 import time
@@ -253,3 +254,26 @@ def places_find(text: str, *, limit: int = 5, language: str | None = None) -> li
                                     kind="district", score=score))
     places.sort(key=lambda p: (-p.score, p.kind != "intersection"))
     return places[:limit]
+
+
+def street_near(lon: float, lat: float, *, within_m: float = 60.0,
+                language: str | None = None) -> str:
+    """The name of the nearest named street within `within_m` of a point ("" if none), in
+    `language` when OSM has it: how a shared pin is described to people."""
+    table = RoadEdge._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT e.name, s.names_by_language FROM {table} e
+            LEFT JOIN {Street._meta.db_table} s ON s.name = e.name
+            WHERE e.name <> '' AND ST_DWithin(e.geom::geography,
+                  ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography, %s)
+            ORDER BY e.geom <-> ST_SetSRID(ST_MakePoint(%s, %s), 4326) LIMIT 1
+            """, [lon, lat, within_m, lon, lat])
+        row = cursor.fetchone()
+    if row is None:
+        return ""
+    name, by_language = row
+    if isinstance(by_language, str):  # Django's cursors leave jsonb as text
+        by_language = json.loads(by_language)
+    return (by_language or {}).get(language) or name

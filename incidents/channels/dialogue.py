@@ -30,7 +30,7 @@ from django.utils import timezone, translation
 from rapidfuzz import fuzz, process
 
 from gis.areas import place_point
-from gis.geocode import coordinates_parse, fold, places_find
+from gis.geocode import coordinates_parse, fold, places_find, street_near
 from gis.models import District, ServiceArea
 from incidents.channels import texts
 from incidents.channels.base import LOCATION_OPTION
@@ -364,6 +364,11 @@ class Dialogue:
                                                  texts.city_name()))
             self._try_failed(S.LOCATION)
             return False
+        if not address:
+            # A pin says nothing in words: the nearest street does, for the citizen's check
+            # and the dispatcher's list.
+            street = street_near(float(lon), float(lat), language=self.language)
+            address = texts.near_street(street) if street else ""
         self.data.update({"lon": float(lon), "lat": float(lat), "address": address[:300]})
         self.data.pop("location_skipped", None)
         self.data.pop("places", None)
@@ -493,8 +498,7 @@ class Dialogue:
         for photo in InboundMedia.objects.filter(pk__in=ids, gps_lon__isnull=False):
             point = Point(photo.gps_lon, photo.gps_lat, srid=4326)
             if place_point(point) is not None:
-                self.data.update({"lon": photo.gps_lon, "lat": photo.gps_lat, "address": ""})
-                return True
+                return self._place_set(photo.gps_lon, photo.gps_lat, "")
         return False
 
     def _incident_nearby(self, category: Category) -> Incident | None:

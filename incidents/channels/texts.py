@@ -189,6 +189,10 @@ def used_photo_location() -> str:
     return _("I used the location stored in your photo.")
 
 
+def near_street(street: str) -> str:
+    return _("near %(street)s") % {"street": street}
+
+
 def ask_me_too(count: int, status: str) -> str:
     return _("This problem has already been reported here (%(count)s reports, now: "
              "%(status)s). Shall I add you to it? You will get its updates.") % {

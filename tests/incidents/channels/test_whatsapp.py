@@ -549,3 +549,15 @@ def test_cancel_ends_the_conversation_but_keeps_the_subscription(client, channel
     assert contact("whatsapp", WA_ID).opted_out_at is None
     assert texts_sent(fake_providers, "whatsapp")[-1] == (
         "Cancelled. Write to us any time to report a problem.")
+
+
+def test_a_pin_is_described_by_the_nearest_street(client, channel_city, fake_providers,
+                                                  streets):
+    whatsapp_say(client, p.wa_text(WA_ID, "Lamp dark"))
+    whatsapp_say(client, p.wa_button_reply(WA_ID, "cat:street-light", "Street light out"))
+    whatsapp_say(client, p.wa_location(WA_ID, 60.1701, 24.9330))
+    whatsapp_say(client, p.wa_button_reply(WA_ID, "photo:skip", "No photo"))
+
+    assert "Place: near Simonkatu" in texts_sent(fake_providers, "whatsapp")[-1]
+    whatsapp_say(client, p.wa_button_reply(WA_ID, "confirm:yes", "Send it"))
+    assert Report.objects.get().address == "near Simonkatu"
