@@ -413,11 +413,13 @@ class Dialogue:
         if (data.get("tries") or {}).get(S.CATEGORY, 0) >= MAX_TRIES and not data.get("category"):
             self._hand_over(InboxItem.Reason.NO_CATEGORY, texts.handed_no_category())
             return
-        if not data.get("category"):
+        category = (Category.objects.prefetch_related("attributes")
+                    .filter(code=data.get("category") or "", active=True).first())
+        if category is None:  # none chosen yet, or the city retired it meanwhile
+            data.pop("category", None)
             self._state(S.CATEGORY)
             self._ask(texts.ask_category(), category_options(self.language))
             return
-        category = Category.objects.prefetch_related("attributes").get(code=data["category"])
         question = self._next_question(category)
         if question is not None:
             if (data.get("tries") or {}).get(S.QUESTION, 0) >= MAX_TRIES:

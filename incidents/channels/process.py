@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone, translation
 
 from gis.geo import advisory_xact_lock, text_lock_key
@@ -34,6 +35,7 @@ from incidents.services.media import MediaTemporarilyUnavailable
 logger = logging.getLogger(__name__)
 
 MEDIA_MAX_ATTEMPTS = 5
+MESSAGE_MAX_ATTEMPTS = 3
 S = Conversation.State
 
 
@@ -156,6 +158,9 @@ def inbox_add(*, contact: ChannelContact, reason: str, conversation: Conversatio
             fields.append("reason")
         item.save(update_fields=fields)
     ids = [m.pk for m in messages]
+    for message in messages:  # the caller saves them later: they must say it too
+        if message.inbox_item_id is None:
+            message.inbox_item = item
     if conversation is not None:
         ids += list(conversation.messages.values_list("pk", flat=True))
     InboundMessage.objects.filter(pk__in=ids, inbox_item__isnull=True).update(inbox_item=item)
@@ -359,6 +364,25 @@ def message_handle(*, contact: ChannelContact, message: InboundMessage, provider
     return dialogue.replies
 
 
+def _message_give_up(contact: ChannelContact, message: InboundMessage) -> list[Reply]:
+    """The dialogue failed on this message several times (a bug, data it cannot handle):
+    it goes to the inbox for a person, and the contact's next messages are handled."""
+    logger.error("inbound message %s failed %s times; handed to the inbox", message.pk,
+                 message.attempts - 1)
+    message.state = InboundMessage.State.DONE
+    message.error = "the dialogue failed on it"
+    conversation = (Conversation.objects.select_for_update()
+                    .filter(contact=contact, closed_at__isnull=True).first())
+    if conversation is not None:  # what it gathered may be what fails: people take it over
+        conversation.state, conversation.closed_at = S.INBOX, timezone.now()
+        conversation.save(update_fields=["state", "closed_at"])
+    item = inbox_add(contact=contact, reason=InboxItem.Reason.FAILED, messages=[message],
+                     conversation=conversation, text=message.text, language=contact.language)
+    message.inbox_item = item
+    with translation.override(contact.language or "en"):
+        return [] if contact.blocked else [Reply(texts.handed_to_person())]
+
+
 def contact_process(*, contact_id: int) -> int:
     """Handle the contact's pending messages, oldest first; then send its answers.
     Idempotent: a message is handled once, under the contact's lock, in one transaction
@@ -375,6 +399,9 @@ def contact_process(*, contact_id: int) -> int:
         if message is None:
             break
         media_prepare(message, provider)
+        # Counted outside the step's transaction, which a failure rolls back: a message the
+        # dialogue keeps failing on goes to people instead of blocking the contact forever.
+        InboundMessage.objects.filter(pk=message.pk).update(attempts=F("attempts") + 1)
         with transaction.atomic():
             _contact_lock(contact_id)
             message = (InboundMessage.objects.select_for_update()
@@ -382,11 +409,13 @@ def contact_process(*, contact_id: int) -> int:
             if message is None:
                 continue
             contact = ChannelContact.objects.get(pk=contact_id)
-            message.attempts += 1
-            replies = message_handle(contact=contact, message=message, provider=provider)
+            if message.attempts > MESSAGE_MAX_ATTEMPTS:
+                replies = _message_give_up(contact, message)
+            else:
+                replies = message_handle(contact=contact, message=message, provider=provider)
             message.processed_at = timezone.now()
-            message.save(update_fields=["state", "processed_at", "attempts", "conversation",
-                                        "report"])
+            message.save(update_fields=["state", "processed_at", "conversation", "report",
+                                        "inbox_item", "error"])
             if replies:
                 language = contact.language or "en"
                 replies_queue(contact=contact, replies=replies, language=language,

@@ -119,6 +119,7 @@ class InboxItem(models.Model):
         ASKED_FOR_PERSON = "person", _("asked for a person")
         MEDIA_FAILED = "media_failed", _("a photo could not be fetched")
         OUTSIDE_AREA = "outside_area", _("outside the service area")
+        FAILED = "failed", _("the bot failed on it")
 
     class State(models.TextChoices):
         OPEN = "open", _("waiting for an agent")

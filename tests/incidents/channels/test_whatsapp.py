@@ -561,3 +561,38 @@ def test_a_pin_is_described_by_the_nearest_street(client, channel_city, fake_pro
     assert "Place: near Simonkatu" in texts_sent(fake_providers, "whatsapp")[-1]
     whatsapp_say(client, p.wa_button_reply(WA_ID, "confirm:yes", "Send it"))
     assert Report.objects.get().address == "near Simonkatu"
+
+
+def test_a_category_retired_mid_conversation_is_asked_again(client, channel_city,
+                                                            fake_providers, street_light):
+    whatsapp_say(client, p.wa_text(WA_ID, "Lamp dark"))
+    whatsapp_say(client, p.wa_button_reply(WA_ID, "cat:street-light", "Street light out"))
+    street_light.__class__.objects.filter(pk=street_light.pk).update(active=False)
+
+    whatsapp_say(client, p.wa_location(WA_ID, CENTRE[1], CENTRE[0]))
+
+    conversation = Conversation.objects.get()
+    assert (conversation.state, "category" in conversation.data) == ("category", False)
+    assert "lon" in conversation.data  # the pin is kept
+    assert texts_sent(fake_providers, "whatsapp")[-1].startswith("What is the problem?")
+
+
+def test_a_message_the_dialogue_keeps_failing_on_goes_to_people(client, channel_city,
+                                                                fake_providers):
+    whatsapp_say(client, p.wa_text(WA_ID, "Lamp dark"))
+    Conversation.objects.update(data={"greeted": True, "tries": "not a mapping"})  # a bug
+    post_whatsapp(client, p.wa_text(WA_ID, "it is near the school"))
+    post_whatsapp(client, p.wa_text(WA_ID, "hello?"))
+
+    for _attempt in range(3):
+        with pytest.raises(AttributeError):
+            process_all()
+    process_all()
+
+    failed, after = InboundMessage.objects.order_by("pk")[1:]
+    assert (failed.state, failed.attempts, failed.inbox_item.reason) == ("done", 4, "failed")
+    assert (after.state, after.inbox_item) == ("done", failed.inbox_item)
+    assert Conversation.objects.get().state == "inbox"
+    assert texts_sent(fake_providers, "whatsapp")[1:] == [
+        "A member of our team will read your messages and answer you here.",
+        "Thank you, we added this to your message for our team."]
