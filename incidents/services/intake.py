@@ -104,9 +104,10 @@ def _coordinate(value, low: float, high: float, name: str, errors: dict) -> floa
 
 
 def phone_normalize(raw: str) -> str:
-    """Return the number in E.164 or raise ValueError."""
+    """Return the number in E.164 or raise ValueError. A number without its country code
+    is read as one of RASAD_PHONE_REGION (the city's country), when that is set."""
     try:
-        number = phonenumbers.parse(raw, None)
+        number = phonenumbers.parse(raw, settings.RASAD_PHONE_REGION or None)
     except phonenumbers.NumberParseException as exc:
         raise ValueError(str(exc)) from exc
     if not phonenumbers.is_possible_number(number) or not phonenumbers.is_valid_number(number):

@@ -223,6 +223,10 @@ RASAD_GEOCODE_INDEX_CHECK_S = float(os.environ.get("RASAD_GEOCODE_INDEX_CHECK_S"
 RASAD_CATALOGUE_CACHE_S = float(os.environ.get("RASAD_CATALOGUE_CACHE_S", "30"))
 
 
+# The city's country (ISO 3166 code, e.g. EG, IR, PS, AE): phone numbers typed without
+# their country code (a hotline's caller ID, "040 123 4567") are read as numbers there.
+RASAD_PHONE_REGION = os.environ.get("RASAD_PHONE_REGION", "FI" if RASAD_DEMO else "")
+
 # Messaging channels (incidents.channels): a channel is on when its secret is set. Secrets
 # come only from the environment; demo mode fills in the documented demo values and points
 # the providers' APIs at the demo provider that `make run` starts on 127.0.0.1.

@@ -118,3 +118,14 @@ def test_a_citizen_cannot_claim_the_phone_channel_for_me_too(api_client, channel
 
     assert response.status_code == 400
     assert Report.objects.count() == 1
+
+
+def test_a_local_number_is_read_in_the_citys_country(agent_client, channel_city, settings,
+                                                     make_report, street_light):
+    settings.RASAD_PHONE_REGION = "FI"
+    mine = make_report(street_light, reporter_phone=CALLER)
+
+    body = agent_client.get("/api/v1/desk/caller/", {"phone": "040 123 4567"}).json()
+
+    assert (body["phone"], [r["tracking_code"] for r in body["reports"]]) == (
+        CALLER, [mine.tracking_code])
