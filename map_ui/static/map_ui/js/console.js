@@ -10,14 +10,8 @@
   const R = window.Rasad;
   const cfg = R.config;
   /* Messages are written as gettext("…"), ngettext("…", "…", n) and interpolate(…) so that
-     `makemessages -d djangojs` finds them; these wrap the catalogue from /jsi18n/. */
-  const gettext = (msg) => (window.gettext ? window.gettext(msg) : msg);
-  const interpolate = (text, values) => (window.interpolate ? window.interpolate(text, values, true)
-    : text.replace(/%\((\w+)\)s/g, (m, k) => (k in values ? values[k] : m)));
-  function ngettext(singular, pluralForm, count, values) {
-    const text = window.ngettext ? window.ngettext(singular, pluralForm, count) : (count === 1 ? singular : pluralForm);
-    return values ? interpolate(text, values) : text;
-  }
+     `makemessages -d djangojs` finds them; Rasad's wrap the catalogue from /jsi18n/. */
+  const { gettext, interpolate, ngettext } = R;
   const map = R.mapByName(cfg.map);
   if (!map) return;
   const canDispatch = !!cfg.can_dispatch;
@@ -51,19 +45,7 @@
   };
   const num = (n, opts) => R.fmtNumber(n, opts);
 
-  const relative = (() => {
-    let rtf = null;
-    try { rtf = new Intl.RelativeTimeFormat(R.lang, { numeric: "auto", style: "short" }); } catch (e) { rtf = null; }
-    return (iso) => {
-      if (!iso || !rtf) return "";
-      const s = (new Date(iso).getTime() - Date.now()) / 1000;
-      const a = Math.abs(s);
-      if (a < 60) return rtf.format(Math.round(s), "second");
-      if (a < 3600) return rtf.format(Math.round(s / 60), "minute");
-      if (a < 86400) return rtf.format(Math.round(s / 3600), "hour");
-      return rtf.format(Math.round(s / 86400), "day");
-    };
-  })();
+  const relative = R.relativeTime;
 
   /* ---------------------------------------------------------------- state */
   const state = {
@@ -533,21 +515,8 @@
   }
 
   /* ---------------------------------------------------------------- toast */
-  let toastTimer = null;
-  function toast(message, kind) {
-    const box = $("#console-toast");
-    box.textContent = message;
-    box.className = `console-toast ${kind || "ok"}`;
-    clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => box.classList.add("hidden"), kind === "bad" ? 8000 : 4000);
-  }
-  function errorText(res) {
-    const d = res && res.data;
-    if (!d) return gettext("Something went wrong. Try again.");
-    if (d.detail) return String(d.detail);
-    const first = Object.values(d)[0];
-    return Array.isArray(first) ? String(first[0]) : String(first || gettext("Something went wrong. Try again."));
-  }
+  const toast = R.toaster("console-toast", "console-toast");
+  const errorText = R.errorText;
 
   /* ---------------------------------------------------------------- incident detail */
   let detailSeq = 0;
@@ -1128,7 +1097,7 @@
 
   function onEvent(msg) {
     if (!msg || typeof msg !== "object") return;
-    if (msg.server_time) live.serverTime = msg.server_time;
+    if (msg.server_time) serverTime = msg.server_time;
     switch (msg.kind) {
       case "incident.created": case "incident.updated": case "incident.status": onIncidentEvent(msg); break;
       case "crew.position": onCrewPosition(msg); break;
@@ -1137,81 +1106,25 @@
     }
   }
 
-  /* A socket that drops reconnects with exponential backoff (0.5 s doubling to 15 s, with
-     jitter so a restarted server is not hit by every console at once), then catches up:
+  /* A socket that drops reconnects with exponential backoff (Rasad.live), then catches up:
      what changed since the last server time it heard, and a fresh viewport. */
-  const live = {
-    socket: null, attempt: 0, timer: null, heartbeat: null, lastHeard: 0, everOpen: false,
-    serverTime: null, downSince: null,
-  };
-  const PING_MS = 10000;
-  const DEAD_MS = 25000;
-
-  function indicator(stateName, detail) {
-    const box = $("#live-indicator");
-    box.dataset.state = stateName;
-    const labels = { connecting: gettext("Connecting…"), live: gettext("Live"), reconnecting: gettext("Reconnecting…"),
-      offline: gettext("Offline — reconnecting when the network is back"), denied: gettext("Live updates not allowed") };
-    $(".label", box).textContent = labels[stateName] + (detail ? ` ${detail}` : "");
-    document.body.dataset.live = stateName;
-  }
-
-  function connect() {
-    clearTimeout(live.timer);
-    if (live.socket) return;
-    indicator(live.everOpen ? "reconnecting" : "connecting");
-    const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${cfg.urls.live}`;
-    let socket;
-    try { socket = new WebSocket(url); } catch (e) { reconnectLater(); return; }
-    live.socket = socket;
-    socket.onopen = () => {
-      const wasOpen = live.everOpen;
-      live.everOpen = true;
-      live.attempt = 0;
-      live.lastHeard = Date.now();
-      indicator("live");
-      clearInterval(live.heartbeat);
-      live.heartbeat = setInterval(heartbeat, PING_MS);
-      if (wasOpen) catchUp();
-    };
-    socket.onmessage = (e) => {
-      live.lastHeard = Date.now();
-      let msg = null;
-      try { msg = JSON.parse(e.data); } catch (err) { return; }
-      if (msg.kind === "hello" && !live.serverTime) live.serverTime = msg.server_time;
+  let serverTime = null;        // the server clock of the last event heard
+  let downSince = null;         // serverTime when the socket dropped
+  const live = R.live({
+    url: cfg.urls.live,
+    onEvent(msg) {
+      if (msg.kind === "hello" && !serverTime) serverTime = msg.server_time;
       onEvent(msg);
-    };
-    socket.onclose = (e) => {
-      clearInterval(live.heartbeat);
-      if (live.socket === socket) live.socket = null;
-      if (live.downSince === null) live.downSince = live.serverTime;
-      if (e.code === 4403) { indicator("denied"); return; }
-      reconnectLater();
-    };
-    socket.onerror = () => { /* onclose follows */ };
-  }
-
-  function heartbeat() {
-    const socket = live.socket;
-    if (!socket || socket.readyState !== WebSocket.OPEN) return;
-    if (Date.now() - live.lastHeard > DEAD_MS) { socket.close(4000, "no pong"); return; }
-    try { socket.send(JSON.stringify({ type: "ping", t: Date.now() })); } catch (e) { socket.close(); }
-  }
-
-  function reconnectLater() {
-    live.attempt += 1;
-    const base = Math.min(15000, 500 * 2 ** (live.attempt - 1));
-    const delay = Math.round(base * (0.75 + Math.random() * 0.5));
-    indicator(navigator.onLine === false ? "offline" : "reconnecting");
-    clearTimeout(live.timer);
-    live.timer = setTimeout(connect, delay);
-  }
+    },
+    onOpen(reopened) { if (reopened) catchUp(); },
+    onClose() { if (downSince === null) downSince = serverTime; },
+  });
 
   async function catchUp() {
     metrics.reconnects += 1;
     // A margin for events in flight when the socket died.
-    const base = live.downSince || lastSync;
-    live.downSince = null;
+    const base = downSince || lastSync;
+    downSince = null;
     const tasks = [loadCrews(), loadPlans()];
     if (base) {
       const since = new Date(new Date(base).getTime() - 5000).toISOString();
@@ -1237,9 +1150,6 @@
     scheduleRefresh(0);
   }
 
-  window.addEventListener("offline", () => indicator("offline"));
-  window.addEventListener("online", () => { if (!live.socket) { live.attempt = 0; connect(); } });
-
   /* ---------------------------------------------------------------- start */
   restoreFilters();
   readFilters();
@@ -1260,7 +1170,7 @@
   selectionChanged([]);
   // The map first: crews, trails and routes queue behind it on the server, not before it.
   refresh().finally(() => loadCrews().then(loadPlans));
-  connect();
+  live.connect();
 
   window.RasadConsole = {
     map, state, metrics, refresh, loadCrews, loadPlans,
@@ -1268,7 +1178,7 @@
       get state() { return document.body.dataset.live; },
       get socket() { return live.socket; },
       /* Drop the socket as a network failure would (tests, benchmarks). */
-      drop() { if (live.socket) live.socket.close(4001, "dropped"); },
+      drop() { live.drop(); },
     },
   };
 })();

@@ -11,14 +11,8 @@
   const R = window.Rasad;
   const cfg = R.config || {};
   /* Messages are gettext("…"), ngettext(…) and interpolate(…) so that `makemessages -d
-     djangojs` finds them; these wrap the catalogue from /jsi18n/. */
-  const gettext = (msg) => (window.gettext ? window.gettext(msg) : msg);
-  const interpolate = (text, values) => (window.interpolate ? window.interpolate(text, values, true)
-    : text.replace(/%\((\w+)\)s/g, (m, k) => (k in values ? values[k] : m)));
-  function ngettext(singular, pluralForm, count, values) {
-    const text = window.ngettext ? window.ngettext(singular, pluralForm, count) : (count === 1 ? singular : pluralForm);
-    return values ? interpolate(text, values) : text;
-  }
+     djangojs` finds them; Rasad's wrap the catalogue from /jsi18n/. */
+  const { gettext, interpolate, ngettext } = R;
   const map = R.mapByName(cfg.map);
   if (!map) return;
   const $ = (id) => document.getElementById(id);
@@ -26,24 +20,7 @@
   // Numbers and codes inside right-to-left sentences keep their own direction.
   const iso = (text) => `\u2068${text}\u2069`;
 
-  function el(tag, attrs, children) {
-    const node = document.createElement(tag);
-    Object.entries(attrs || {}).forEach(([name, value]) => {
-      if (value === null || value === undefined || value === false) return;
-      if (name === "text") node.textContent = value;
-      else if (name === "class") node.className = value;
-      else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-      else node.setAttribute(name, value === true ? "" : value);
-    });
-    (children || []).forEach((child) => {
-      if (child !== null && child !== undefined && child !== false) node.append(child);
-    });
-    return node;
-  }
-  function statusBadge(status, name) {
-    const safe = /^[a-z_]+$/.test(status || "") ? status : "new";
-    return el("span", { class: `badge status-${safe}`, text: name || R.statusLabel(status) });
-  }
+  const { el, statusBadge } = R;
 
   /* Arabic and Persian spell some letters differently; folded alike for filtering. */
   const FOLD = { "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ی", "ي": "ی", "ئ": "ی", "ك": "ک",

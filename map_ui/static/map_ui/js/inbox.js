@@ -12,14 +12,8 @@
   const R = window.Rasad;
   const cfg = R.config;
   /* Messages are written as gettext("…"), ngettext(…) and interpolate(…) so that
-     `makemessages -d djangojs` finds them; these wrap the catalogue from /jsi18n/. */
-  const gettext = (msg) => (window.gettext ? window.gettext(msg) : msg);
-  const interpolate = (text, values) => (window.interpolate ? window.interpolate(text, values, true)
-    : text.replace(/%\((\w+)\)s/g, (m, k) => (k in values ? values[k] : m)));
-  function ngettext(singular, pluralForm, count, values) {
-    const text = window.ngettext ? window.ngettext(singular, pluralForm, count) : (count === 1 ? singular : pluralForm);
-    return values ? interpolate(text, values) : text;
-  }
+     `makemessages -d djangojs` finds them; Rasad's wrap the catalogue from /jsi18n/. */
+  const { gettext, interpolate, ngettext } = R;
   const map = R.mapByName(cfg.map);
   if (!map) return;
   const canAct = !!cfg.can_act;
@@ -42,19 +36,7 @@
   const MESSAGE_STATES = { blocked: gettext("from a blocked sender"), flood: gettext("over the sender's limit"),
     ignored: gettext("automatic mail, not answered"), pending: gettext("waiting for the dialogue") };
 
-  const relative = (() => {
-    let rtf = null;
-    try { rtf = new Intl.RelativeTimeFormat(R.lang, { numeric: "auto", style: "short" }); } catch (e) { rtf = null; }
-    return (iso) => {
-      if (!iso || !rtf) return "";
-      const s = (new Date(iso).getTime() - Date.now()) / 1000;
-      const a = Math.abs(s);
-      if (a < 60) return rtf.format(Math.round(s), "second");
-      if (a < 3600) return rtf.format(Math.round(s / 60), "minute");
-      if (a < 86400) return rtf.format(Math.round(s / 3600), "hour");
-      return rtf.format(Math.round(s / 86400), "day");
-    };
-  })();
+  const relative = R.relativeTime;
 
   function senderName(contact) {
     return (contact && (contact.display_name || contact.phone || contact.external_id)) || gettext("Unknown sender");
@@ -64,13 +46,7 @@
     const cut = parts.slice(0, words || 16).join(" ");
     return parts.length > (words || 16) || cut.length > 140 ? cut.slice(0, 140) + "…" : cut;
   }
-  function errorText(res) {
-    const d = res && res.data;
-    if (!d) return gettext("Something went wrong. Try again.");
-    if (d.detail) return String(d.detail);
-    const first = Object.values(d)[0];
-    return Array.isArray(first) ? String(first[0]) : String(first || gettext("Something went wrong. Try again."));
-  }
+  const errorText = R.errorText;
 
   /* ---------------------------------------------------------------- state */
   const state = {
@@ -89,14 +65,7 @@
   const metrics = { listLoads: 0, events: [], listedAt: {} };
 
   /* ---------------------------------------------------------------- toast */
-  let toastTimer = null;
-  function toast(message, kind) {
-    const box = $("#ib-toast");
-    box.textContent = message;
-    box.className = `ib-toast ${kind || "ok"}`;
-    clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => box.classList.add("hidden"), kind === "bad" ? 8000 : 4000);
-  }
+  const toast = R.toaster("ib-toast", "ib-toast");
 
   /* ---------------------------------------------------------------- the list */
   const filterForm = $("#ib-filters");
@@ -1021,83 +990,24 @@
   }
   let detailTimer = null;
 
-  /* As the console: a socket that drops reconnects with exponential backoff (0.5 s doubling
-     to 15 s, with jitter), then refetches the list and the open item. */
-  const live = { socket: null, attempt: 0, timer: null, heartbeat: null, lastHeard: 0, everOpen: false, reconnects: 0 };
-  const PING_MS = 10000;
-  const DEAD_MS = 25000;
-
-  function indicator(stateName) {
-    const box = $("#live-indicator");
-    box.dataset.state = stateName;
-    const labels = { connecting: gettext("Connecting…"), live: gettext("Live"), reconnecting: gettext("Reconnecting…"),
-      offline: gettext("Offline — reconnecting when the network is back"), denied: gettext("Live updates not allowed") };
-    $(".label", box).textContent = labels[stateName];
-    document.body.dataset.live = stateName;
-  }
-
-  function connect() {
-    clearTimeout(live.timer);
-    if (live.socket) return;
-    indicator(live.everOpen ? "reconnecting" : "connecting");
-    const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${cfg.urls.live}`;
-    let socket;
-    try { socket = new WebSocket(url); } catch (e) { reconnectLater(); return; }
-    live.socket = socket;
-    socket.onopen = () => {
-      const wasOpen = live.everOpen;
-      live.everOpen = true;
-      live.attempt = 0;
-      live.lastHeard = Date.now();
-      indicator("live");
-      clearInterval(live.heartbeat);
-      live.heartbeat = setInterval(heartbeat, PING_MS);
-      if (wasOpen) {
-        // Events sent while the socket was down are lost: read everything again.
-        live.reconnects += 1;
-        listLoad();
-        if (state.currentId !== null) detailOpen(state.currentId, { focus: false });
-      }
-    };
-    socket.onmessage = (e) => {
-      live.lastHeard = Date.now();
-      let msg = null;
-      try { msg = JSON.parse(e.data); } catch (err) { return; }
-      onEvent(msg);
-    };
-    socket.onclose = (e) => {
-      clearInterval(live.heartbeat);
-      if (live.socket === socket) live.socket = null;
-      if (e.code === 4403) { indicator("denied"); return; }
-      reconnectLater();
-    };
-    socket.onerror = () => { /* onclose follows */ };
-  }
-
-  function heartbeat() {
-    const socket = live.socket;
-    if (!socket || socket.readyState !== WebSocket.OPEN) return;
-    if (Date.now() - live.lastHeard > DEAD_MS) { socket.close(4000, "no pong"); return; }
-    try { socket.send(JSON.stringify({ type: "ping", t: Date.now() })); } catch (e) { socket.close(); }
-  }
-
-  function reconnectLater() {
-    live.attempt += 1;
-    const base = Math.min(15000, 500 * 2 ** (live.attempt - 1));
-    const delay = Math.round(base * (0.75 + Math.random() * 0.5));
-    indicator(navigator.onLine === false ? "offline" : "reconnecting");
-    clearTimeout(live.timer);
-    live.timer = setTimeout(connect, delay);
-  }
-
-  window.addEventListener("offline", () => indicator("offline"));
-  window.addEventListener("online", () => { if (!live.socket) { live.attempt = 0; connect(); } });
+  /* As the console: a socket that drops reconnects with backoff (Rasad.live), then
+     refetches the list and the open item. */
+  const live = R.live({
+    url: cfg.urls.live,
+    onEvent,
+    onOpen(reopened) {
+      if (!reopened) return;
+      // Events sent while the socket was down are lost: read everything again.
+      listLoad();
+      if (state.currentId !== null) detailOpen(state.currentId, { focus: false });
+    },
+  });
 
   /* ---------------------------------------------------------------- start */
   // Relative times age: redraw the rows (not refetch) every minute.
   setInterval(() => { if (state.listed) { state.fresh.clear(); renderList(); } }, 60000);
   listLoad();
-  connect();
+  live.connect();
 
   window.RasadInbox = {
     map, state, metrics, listLoad, detailOpen,
@@ -1105,7 +1015,7 @@
       get state() { return document.body.dataset.live; },
       get reconnects() { return live.reconnects; },
       /* Drop the socket as a network failure would (tests). */
-      drop() { if (live.socket) live.socket.close(4001, "dropped"); },
+      drop() { live.drop(); },
     },
   };
 })();

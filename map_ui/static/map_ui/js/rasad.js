@@ -1,11 +1,26 @@
 /* Rasad: what every page shares — config, translated strings, API calls, dates in the
-   reader's calendar, escaping, a small IndexedDB store, and the offline street layer. */
+   reader's calendar, escaping, a small IndexedDB store, the offline street layer, and the
+   live socket. */
 (function () {
   "use strict";
   const configEl = document.getElementById("rasad-config");
   const config = configEl ? JSON.parse(configEl.textContent) : {};
   const lang = document.documentElement.lang || "en";
-  const t = (msg) => (window.gettext ? window.gettext(msg) : msg);
+
+  /* The catalogue from /jsi18n/ (the English text when it is missing). Pages alias these as
+     local consts — `const { gettext, interpolate, ngettext } = R;` — and write their messages
+     as gettext("…") and ngettext("…", "…", n) so that `makemessages -d djangojs` finds them. */
+  function gettext(msg) { return window.gettext ? window.gettext(msg) : msg; }
+  function interpolate(text, values) {
+    return window.interpolate ? window.interpolate(text, values, true)
+      : text.replace(/%\((\w+)\)s/g, (m, k) => (k in values ? values[k] : m));
+  }
+  /* With `values`, the chosen form comes back interpolated. */
+  function ngettext(singular, pluralForm, count, values) {
+    const text = window.ngettext ? window.ngettext(singular, pluralForm, count) : (count === 1 ? singular : pluralForm);
+    return values ? interpolate(text, values) : text;
+  }
+  const t = gettext;
   const fmt = (msg, values) => (window.interpolate ? window.interpolate(t(msg), values, true) : msg);
 
   function esc(value) {
@@ -23,6 +38,21 @@
     return new Intl.DateTimeFormat(locale, opts || { dateStyle: "medium", timeStyle: "short" }).format(d);
   }
   function fmtNumber(n, opts) { return new Intl.NumberFormat(locale, opts).format(n); }
+
+  /* "3 min ago", "in 2 h": how far an ISO time is from now, in the page's language. */
+  const relativeTime = (() => {
+    let rtf = null;
+    try { rtf = new Intl.RelativeTimeFormat(lang, { numeric: "auto", style: "short" }); } catch (e) { rtf = null; }
+    return (iso) => {
+      if (!iso || !rtf) return "";
+      const s = (new Date(iso).getTime() - Date.now()) / 1000;
+      const a = Math.abs(s);
+      if (a < 60) return rtf.format(Math.round(s), "second");
+      if (a < 3600) return rtf.format(Math.round(s / 60), "minute");
+      if (a < 86400) return rtf.format(Math.round(s / 3600), "hour");
+      return rtf.format(Math.round(s / 86400), "day");
+    };
+  })();
 
   const STATUS = { new: "new", verified: "verified", assigned: "assigned", en_route: "en route",
     on_site: "on site", resolved: "resolved", closed: "closed", rejected: "rejected",
@@ -47,6 +77,15 @@
     const type = response.headers.get("Content-Type") || "";
     if (type.includes("json")) { try { data = await response.json(); } catch (e) { data = null; } }
     return { ok: response.ok, status: response.status, data };
+  }
+
+  /* One line for a failed api() answer: its detail, else its first field error. */
+  function errorText(res) {
+    const d = res && res.data;
+    if (!d) return gettext("Something went wrong. Try again.");
+    if (d.detail) return String(d.detail);
+    const first = Object.values(d)[0];
+    return Array.isArray(first) ? String(first[0]) : String(first || gettext("Something went wrong. Try again."));
   }
 
   function uuid() {
@@ -126,6 +165,132 @@
     update();
   }
 
-  window.Rasad = { config, lang, t, fmt, esc, fmtDate, fmtNumber, statusLabel, api, uuid, store,
-    roadsFallback, mapByName, offlineBanner, rtl: document.documentElement.dir === "rtl" };
+  /* A page's toast: the element #`id` shows the message with class `className ok|bad`, and
+     hides again after 4 s (8 s when bad). */
+  function toaster(id, className) {
+    let timer = null;
+    return function toast(message, kind) {
+      const box = document.getElementById(id);
+      box.textContent = message;
+      box.className = `${className} ${kind || "ok"}`;
+      clearTimeout(timer);
+      timer = setTimeout(() => box.classList.add("hidden"), kind === "bad" ? 8000 : 4000);
+    };
+  }
+
+  /* An element: attrs `text` and `class` set textContent and className, `on…` add listeners,
+     null/undefined/false leave an attribute out; null/undefined/false children are skipped. */
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(([name, value]) => {
+      if (value === null || value === undefined || value === false) return;
+      if (name === "text") node.textContent = value;
+      else if (name === "class") node.className = value;
+      else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+      else node.setAttribute(name, value === true ? "" : value);
+    });
+    (children || []).forEach((child) => {
+      if (child !== null && child !== undefined && child !== false) node.append(child);
+    });
+    return node;
+  }
+  function statusBadge(status, name) {
+    const safe = /^[a-z_]+$/.test(status || "") ? status : "new";
+    return el("span", { class: `badge status-${safe}`, text: name || statusLabel(status) });
+  }
+
+  function registerWorker() {
+    if ("serviceWorker" in navigator) {
+      navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
+    }
+  }
+
+  /* The live socket (options.url, e.g. /ws/live/). It pings every pingMs (10 s) and closes a
+     socket not heard from for deadMs (25 s); a socket that drops reconnects with exponential
+     backoff (0.5 s doubling to 15 s, with ±25 % jitter so a restarted server is not hit by
+     every page at once), at once when the network comes back; close code 4403 (not allowed)
+     ends it. Its state shows in #live-indicator and as <body data-live>. Hooks:
+     onEvent(msg) for each message (parsed JSON); onOpen(reopened) once open, `reopened` when
+     it had been open before (events sent meanwhile are lost); onClose(event) as it closes.
+     `connect()` starts it. */
+  function live(options) {
+    const o = Object.assign({ pingMs: 10000, deadMs: 25000 }, options);
+    const s = { socket: null, attempt: 0, timer: null, heartbeat: null, lastHeard: 0, everOpen: false, reconnects: 0 };
+
+    function indicator(stateName) {
+      const box = document.getElementById("live-indicator");
+      box.dataset.state = stateName;
+      const labels = { connecting: gettext("Connecting…"), live: gettext("Live"), reconnecting: gettext("Reconnecting…"),
+        offline: gettext("Offline — reconnecting when the network is back"), denied: gettext("Live updates not allowed") };
+      box.querySelector(".label").textContent = labels[stateName];
+      document.body.dataset.live = stateName;
+    }
+
+    function connect() {
+      clearTimeout(s.timer);
+      if (s.socket) return;
+      indicator(s.everOpen ? "reconnecting" : "connecting");
+      const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${o.url}`;
+      let socket;
+      try { socket = new WebSocket(url); } catch (e) { reconnectLater(); return; }
+      s.socket = socket;
+      socket.onopen = () => {
+        const reopened = s.everOpen;
+        s.everOpen = true;
+        s.attempt = 0;
+        s.lastHeard = Date.now();
+        indicator("live");
+        clearInterval(s.heartbeat);
+        s.heartbeat = setInterval(heartbeat, o.pingMs);
+        if (reopened) s.reconnects += 1;
+        if (o.onOpen) o.onOpen(reopened);
+      };
+      socket.onmessage = (e) => {
+        s.lastHeard = Date.now();
+        let msg = null;
+        try { msg = JSON.parse(e.data); } catch (err) { return; }
+        if (o.onEvent) o.onEvent(msg);
+      };
+      socket.onclose = (e) => {
+        clearInterval(s.heartbeat);
+        if (s.socket === socket) s.socket = null;
+        if (o.onClose) o.onClose(e);
+        if (e.code === 4403) { indicator("denied"); return; }
+        reconnectLater();
+      };
+      socket.onerror = () => { /* onclose follows */ };
+    }
+
+    function heartbeat() {
+      const socket = s.socket;
+      if (!socket || socket.readyState !== WebSocket.OPEN) return;
+      if (Date.now() - s.lastHeard > o.deadMs) { socket.close(4000, "no pong"); return; }
+      try { socket.send(JSON.stringify({ type: "ping", t: Date.now() })); } catch (e) { socket.close(); }
+    }
+
+    function reconnectLater() {
+      s.attempt += 1;
+      const base = Math.min(15000, 500 * 2 ** (s.attempt - 1));
+      const delay = Math.round(base * (0.75 + Math.random() * 0.5));
+      indicator(navigator.onLine === false ? "offline" : "reconnecting");
+      clearTimeout(s.timer);
+      s.timer = setTimeout(connect, delay);
+    }
+
+    window.addEventListener("offline", () => indicator("offline"));
+    window.addEventListener("online", () => { if (!s.socket) { s.attempt = 0; connect(); } });
+
+    return {
+      connect,
+      get socket() { return s.socket; },
+      /* How often it opened again after a drop. */
+      get reconnects() { return s.reconnects; },
+      /* Drop the socket as a network failure would (tests, benchmarks). */
+      drop() { if (s.socket) s.socket.close(4001, "dropped"); },
+    };
+  }
+
+  window.Rasad = { config, lang, t, fmt, gettext, interpolate, ngettext, esc, fmtDate, fmtNumber, relativeTime,
+    statusLabel, api, errorText, uuid, store, roadsFallback, mapByName, offlineBanner, toaster, el, statusBadge,
+    registerWorker, live, rtl: document.documentElement.dir === "rtl" };
 })();

@@ -6,12 +6,7 @@
 (function () {
   "use strict";
   const R = window.Rasad;
-  const gettext = window.gettext || ((msg) => msg);
-  const ngettext = window.ngettext || ((one, many, n) => (n === 1 ? one : many));
-  function fmt(msg, values) {
-    if (window.interpolate) return window.interpolate(msg, values, true);
-    return msg.replace(/%\((\w+)\)s/g, (m, k) => (k in values ? values[k] : m));
-  }
+  const { gettext, ngettext, interpolate: fmt } = R;
   const config = R.config || {};
   const MAX_PHOTOS = config.max_photos || 5;
   const MAX_PHOTO_BYTES = config.max_photo_bytes || 8 * 1024 * 1024;
@@ -21,20 +16,7 @@
   const ICONS = script ? script.src.replace(/js\/report\.js(\?.*)?$/, "icons/") : "/static/map_ui/icons/";
 
   /* ---------- small helpers ---------- */
-  function el(tag, attrs, children) {
-    const node = document.createElement(tag);
-    Object.entries(attrs || {}).forEach(([name, value]) => {
-      if (value === null || value === undefined || value === false) return;
-      if (name === "text") node.textContent = value;
-      else if (name === "class") node.className = value;
-      else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-      else node.setAttribute(name, value === true ? "" : value);
-    });
-    (children || []).forEach((child) => {
-      if (child !== null && child !== undefined) node.append(child);
-    });
-    return node;
-  }
+  const { el, statusBadge, registerWorker } = R;
   function iconUrl(name) {
     return ICONS + (/^[a-z0-9-]+$/.test(name || "") ? name : "question") + ".svg";
   }
@@ -43,18 +25,8 @@
     img.addEventListener("error", () => { img.src = iconUrl("question"); }, { once: true });
     return img;
   }
-  function statusBadge(status) {
-    const safe = /^[a-z_]+$/.test(status || "") ? status : "new";
-    return el("span", { class: `badge status-${safe}`, text: R.statusLabel(status) });
-  }
   function mb(bytes, round) { return R.fmtNumber(round(bytes / 1e5) / 10); }
   function chars(text) { return Array.from(text || "").length; }
-
-  function registerWorker() {
-    if ("serviceWorker" in navigator) {
-      navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
-    }
-  }
 
   /* Codes of reports sent from this phone, for the /track/ page. */
   function mineRemember(entry) {

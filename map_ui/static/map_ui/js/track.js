@@ -4,13 +4,8 @@
 (function () {
   "use strict";
   const R = window.Rasad;
-  const gettext = window.gettext || ((msg) => msg);
-  const ngettext = window.ngettext || ((one, many, n) => (n === 1 ? one : many));
+  const { gettext, ngettext, interpolate: fmt, el, registerWorker } = R;
   const gettext_noop = (msg) => msg;
-  function fmt(msg, values) {
-    if (window.interpolate) return window.interpolate(msg, values, true);
-    return msg.replace(/%\((\w+)\)s/g, (m, k) => (k in values ? values[k] : m));
-  }
   // Status names that Rasad.statusLabel translates: listed here so makemessages -d djangojs
   // collects them.
   gettext_noop("new"); gettext_noop("verified"); gettext_noop("assigned"); gettext_noop("en route");
@@ -22,17 +17,6 @@
   const STATUSES = ["new", "verified", "assigned", "en_route", "on_site", "resolved", "closed",
     "rejected", "merged", "reopened"];
 
-  function el(tag, attrs, children) {
-    const node = document.createElement(tag);
-    Object.entries(attrs || {}).forEach(([name, value]) => {
-      if (value === null || value === undefined || value === false) return;
-      if (name === "text") node.textContent = value;
-      else if (name === "class") node.className = value;
-      else node.setAttribute(name, value === true ? "" : value);
-    });
-    (children || []).forEach((child) => { if (child !== null && child !== undefined) node.append(child); });
-    return node;
-  }
   function safeUrl(url) {
     try {
       const u = new URL(url, window.location.href);
@@ -56,11 +40,6 @@
       const rest = list.filter((e) => e.code !== entry.code);
       localStorage.setItem(MINE_KEY, JSON.stringify([Object.assign(old, entry), ...rest].slice(0, 50)));
     } catch (e) { /* storage disabled */ }
-  }
-  function registerWorker() {
-    if ("serviceWorker" in navigator) {
-      navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
-    }
   }
 
   /* ---------- /track/<code>/ ---------- */
