@@ -144,8 +144,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         scenario = options["scenario"]
         provider = "telegram" if scenario == "telegram" else "whatsapp"
-        sender = options["sender"] or ("777000123" if provider == "telegram" else
-                                       f"35840{int(time.time()) % 10**7:07d}")
+        # A new citizen each run (a known one would be answering their last status message).
+        sender = options["sender"] or (f"7{int(time.time()) % 10**8:08d}"
+                                       if provider == "telegram"
+                                       else f"35840{int(time.time()) % 10**7:07d}")
         player = Player(provider=provider, url=options["url"],
                         provider_url=options["provider_url"] or settings.RASAD_DEMO_PROVIDER_URL,
                         sender=sender, category=options["category"], out=self.stdout)
