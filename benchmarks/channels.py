@@ -20,29 +20,28 @@ import argparse
 import asyncio
 import os
 import random
-import socket
-import subprocess
 import sys
-import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import (
+    SERVERS,
     CpuMeter,
-    HttpPool,
+    Phase,
     bench_env,
     database_ensure,
     database_use,
     django_start,
-    machine_busy_s,
+    free_port,
+    load_rotating,
     machine_describe,
     percentile,
+    server_start,
     server_stop,
     table_print,
-    uvicorn_start,
 )
 
 RASAD_PATH = "/channels/whatsapp/webhook"
@@ -75,27 +74,6 @@ STREETS = ("Mannerheimintie", "Aleksanterinkatu", "Bulevardi", "Fredrikinkatu",
            "Esplanadi", "Hämeentie", "Runeberginkatu", "Lönnrotinkatu")
 NAMES = ("Aino Virtanen", "Mikko Korhonen", "Maryam Rahimi", "Ahmad Karimi", "Leila Haddad",
          "Jussi Nieminen", "مریم احمدی", "علی رضایی", "Sara Lindqvist", "Omar Farouk")
-
-
-@dataclass
-class Phase:
-    """Figures of one endpoint, summed over its timed phases."""
-
-    latencies: list[float] = field(default_factory=list)
-    errors: int = 0
-    wall_s: float = 0.0
-    client_cpu_s: float = 0.0
-    machine_busy_s: float = 0.0
-    cpu_s: dict[str, float] = field(default_factory=dict)
-    first_error: str = ""
-
-    @property
-    def requests(self) -> int:
-        return len(self.latencies) + self.errors
-
-    @property
-    def per_second(self) -> float:
-        return len(self.latencies) / self.wall_s if self.wall_s else 0.0
 
 
 @dataclass
@@ -132,107 +110,6 @@ def _deliveries(count: int, *, senders: int, redeliveries: float, concurrency: i
         items.append((body, {"X-Hub-Signature-256": headers["X-Hub-Signature-256"]}))
         distinct += 1
     return Deliveries(items=items, distinct=distinct, redelivered=redelivered, senders=senders)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-SERVERS = {
-    "asgi": ["ops.asgi:application"],  # what `make run` serves
-    "wsgi": ["ops.wsgi:application", "--interface", "wsgi"],  # a thread pool, for comparison
-}
-
-
-def server_start(*, port: int, workers: int, env: dict[str, str],
-                 server: str = "asgi") -> subprocess.Popen:
-    return uvicorn_start(app=SERVERS[server], port=port, workers=workers,
-                         env={**bench_env(), **SERVER_CHANNEL_ENV, **env})
-
-
-async def _phase(client: HttpPool, path: str, items: list[tuple[bytes, dict[str, str]]], *,
-                 concurrency: int, into: Phase, meter: CpuMeter,
-                 rate: float | None = None) -> None:
-    """Closed loop: `concurrency` clients, each sending its next delivery when the last one
-    is answered. Open loop (`rate`): a delivery every 1/rate s whatever the answers, its
-    latency counted from when it was due, so a server falling behind shows in it."""
-
-    async def one_request(body: bytes, headers: dict[str, str], due: float) -> None:
-        try:
-            status, content = await client.post(path, body, headers)
-            ok = status == 200
-            detail = f"{status} {content[:300].decode(errors='replace')}"
-        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-            ok, detail = False, repr(exc)
-        elapsed = time.perf_counter() - due
-        if ok:
-            into.latencies.append(elapsed)
-        else:
-            into.errors += 1
-            into.first_error = into.first_error or detail
-
-    pending = iter(items)  # shared by the clients: one event loop, no race
-
-    async def one_client() -> None:
-        for body, headers in pending:
-            await one_request(body, headers, time.perf_counter())
-
-    async def open_loop() -> None:
-        started, sent = time.perf_counter(), []
-        for index, (body, headers) in enumerate(items):
-            due = started + index / rate
-            await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            sent.append(asyncio.create_task(one_request(body, headers, due)))
-        await asyncio.gather(*sent)
-
-    async def sampler() -> None:
-        while True:
-            await asyncio.sleep(0.2)
-            meter.sample()
-
-    meter.start()
-    sampling = asyncio.create_task(sampler())
-    busy0, cpu0, wall0 = machine_busy_s(), time.process_time(), time.perf_counter()
-    if rate:
-        await open_loop()
-    else:
-        await asyncio.gather(*(one_client() for _ in range(concurrency)))
-    wall, client_cpu, busy = (time.perf_counter() - wall0, time.process_time() - cpu0,
-                              machine_busy_s() - busy0)
-    sampling.cancel()
-    meter.sample()
-    into.wall_s += wall
-    into.client_cpu_s += client_cpu
-    into.machine_busy_s += busy
-    for name, seconds in meter.used().items():
-        into.cpu_s[name] = into.cpu_s.get(name, 0.0) + seconds
-
-
-async def load(*, port: int, meter: CpuMeter, items: list[tuple[bytes, dict[str, str]]],
-               warmup: int, requests: int, rounds: int, concurrency: int,
-               rate: float | None = None) -> tuple[dict[str, Phase], dict[str, Phase]]:
-    """Timed figures per endpoint, and the warm-up's (for its errors)."""
-    names = list(PATHS)
-    results = {name: Phase() for name in names}
-    warm = {name: Phase() for name in names}
-    client = HttpPool("127.0.0.1", port, size=max(concurrency, 64) if rate else concurrency)
-    try:
-        for name in reversed(names):
-            await _phase(client, PATHS[name], items[:warmup], concurrency=concurrency,
-                         into=warm[name], meter=meter)
-        timed = items[warmup:warmup + requests]
-        chunk = -(-requests // rounds)
-        for index in range(rounds):
-            part = timed[index * chunk:(index + 1) * chunk]
-            shift = index % len(names)
-            for name in names[shift:] + names[:shift]:
-                await _phase(client, PATHS[name], part, concurrency=concurrency,
-                             into=results[name], meter=meter, rate=rate)
-    finally:
-        client.close()
-    return results, warm
 
 
 QUEUE_PREFIX = "bench-channels-"
@@ -346,19 +223,20 @@ def main(argv: list[str] | None = None) -> dict[str, Phase]:
 
     print(f"\n== Channels: POST {RASAD_PATH} vs bare signed webhook {BARE_INSERT_PATH} ==")
     print(f"machine: {machine}")
-    port = _free_port()
+    port = free_port()
     for left_over in queues_left_over():
         print(f"deleting the queue of an interrupted run: {left_over} "
               f"({queue_drop(left_over)} tasks)")
     queue = f"{QUEUE_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    server_env = {"DB_CONN_MAX_AGE": str(args.conn_max_age), "BENCH_CELERY_QUEUE": queue}
+    server_env = {**SERVER_CHANNEL_ENV, "DB_CONN_MAX_AGE": str(args.conn_max_age),
+                  "BENCH_CELERY_QUEUE": queue}
     try:
         server = server_start(port=port, workers=args.workers, env=server_env,
                               server=args.server)
         try:
             meter = CpuMeter(server_pgid=server.pid, database=connection.settings_dict["NAME"])
-            results, warm = asyncio.run(load(
-                port=port, meter=meter, items=deliveries.items, warmup=args.warmup,
+            results, warm = asyncio.run(load_rotating(
+                port=port, meter=meter, paths=PATHS, items=deliveries.items, warmup=args.warmup,
                 requests=args.requests, rounds=args.rounds, concurrency=args.concurrency,
                 rate=args.rate))
         finally:

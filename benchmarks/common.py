@@ -8,6 +8,7 @@ import random
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -345,3 +346,141 @@ class HttpPool:
     def close(self) -> None:
         while not self._idle.empty():
             self._idle.get_nowait().close()
+
+
+# -- Closed- and open-loop HTTP load against endpoints served by one server ----------------
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+SERVERS = {
+    "asgi": ["ops.asgi:application"],  # what `make run` serves
+    "wsgi": ["ops.wsgi:application", "--interface", "wsgi"],  # a thread pool, for comparison
+}
+
+
+def server_start(*, port: int, workers: int, env: dict[str, str],
+                 server: str = "asgi") -> "subprocess.Popen":
+    return uvicorn_start(app=SERVERS[server], port=port, workers=workers,
+                         env={**bench_env(), **env})
+
+
+@dataclass
+class Phase:
+    """Figures of one endpoint, summed over its timed phases."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    wall_s: float = 0.0
+    client_cpu_s: float = 0.0
+    machine_busy_s: float = 0.0
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    first_error: str = ""
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies) + self.errors
+
+    @property
+    def per_second(self) -> float:
+        return len(self.latencies) / self.wall_s if self.wall_s else 0.0
+
+
+# One request: its body, and its headers (or None).
+Item = tuple[bytes, "dict[str, str] | None"]
+
+
+async def phase_run(client: "HttpPool", path: str, items: list[Item], *, concurrency: int,
+                    into: Phase, meter: "CpuMeter", rate: float | None = None,
+                    headers_for=None) -> None:
+    """POST the items to `path`. Closed loop: `concurrency` clients, each sending its next
+    request when the last one is answered. Open loop (`rate`): a request every 1/rate s
+    whatever the answers, its latency counted from when it was due, so a server falling
+    behind shows in it. `headers_for(headers)` gives each request's headers when they are
+    made as it is sent (an idempotency key). A 200 or 201 counts as answered."""
+
+    async def one_request(body: bytes, headers, due: float) -> None:
+        if headers_for is not None:
+            headers = headers_for(headers)
+        try:
+            status, content = await client.post(path, body, headers)
+            ok = status in (200, 201)
+            detail = f"{status} {content[:300].decode(errors='replace')}"
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            ok, detail = False, repr(exc)
+        elapsed = time.perf_counter() - due
+        if ok:
+            into.latencies.append(elapsed)
+        else:
+            into.errors += 1
+            into.first_error = into.first_error or detail
+
+    pending = iter(items)  # shared by the clients: one event loop, no race
+
+    async def one_client() -> None:
+        for body, headers in pending:
+            await one_request(body, headers, time.perf_counter())
+
+    async def open_loop() -> None:
+        started, sent = time.perf_counter(), []
+        for index, (body, headers) in enumerate(items):
+            due = started + index / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            sent.append(asyncio.create_task(one_request(body, headers, due)))
+        await asyncio.gather(*sent)
+
+    async def sampler() -> None:
+        while True:
+            await asyncio.sleep(0.2)
+            meter.sample()
+
+    meter.start()
+    sampling = asyncio.create_task(sampler())
+    busy0, cpu0, wall0 = machine_busy_s(), time.process_time(), time.perf_counter()
+    if rate:
+        await open_loop()
+    else:
+        await asyncio.gather(*(one_client() for _ in range(concurrency)))
+    wall, client_cpu, busy = (time.perf_counter() - wall0, time.process_time() - cpu0,
+                              machine_busy_s() - busy0)
+    sampling.cancel()
+    meter.sample()
+    into.wall_s += wall
+    into.client_cpu_s += client_cpu
+    into.machine_busy_s += busy
+    for name, seconds in meter.used().items():
+        into.cpu_s[name] = into.cpu_s.get(name, 0.0) + seconds
+
+
+async def load_rotating(*, port: int, meter: "CpuMeter", paths: dict[str, str],
+                        items: list[Item], warmup: int, requests: int, rounds: int,
+                        concurrency: int, rate: float | None = None,
+                        headers_for=None) -> tuple[dict[str, Phase], dict[str, Phase]]:
+    """Warm every endpoint up, then time them in `rounds` phases whose order rotates, so
+    drift on the machine hits them alike. The timed figures per endpoint, and the
+    warm-up's (for its errors)."""
+    names = list(paths)
+    results = {name: Phase() for name in names}
+    warm = {name: Phase() for name in names}
+    client = HttpPool("127.0.0.1", port, size=max(concurrency, 64) if rate else concurrency)
+    try:
+        for name in reversed(names):
+            await phase_run(client, paths[name], items[:warmup], concurrency=concurrency,
+                            into=warm[name], meter=meter, headers_for=headers_for)
+        timed = items[warmup:warmup + requests]
+        chunk = -(-requests // rounds)
+        for index in range(rounds):
+            part = timed[index * chunk:(index + 1) * chunk]
+            shift = index % len(names)
+            for name in names[shift:] + names[:shift]:
+                await phase_run(client, paths[name], part, concurrency=concurrency,
+                                into=results[name], meter=meter, rate=rate,
+                                headers_for=headers_for)
+    finally:
+        client.close()
+    return results, warm

@@ -27,7 +27,6 @@ Targets: first draw < 2 s with 100,000 open incidents; live p95 < 1 s. Asserts n
 import argparse
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -47,6 +46,7 @@ from benchmarks.common import (
     database_use,
     django_start,
     domain_tables_empty,
+    free_port,
     machine_describe,
     percentile,
     points_in_area,
@@ -145,11 +145,6 @@ def incidents_seed(*, area, count: int, seed: int = 1) -> float:
     return time.perf_counter() - started
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def server_start(*, port: int, workers: int) -> subprocess.Popen:
     env = {**bench_env(), "STATIC_ROOT": str(STATIC_ROOT), "DB_CONN_MAX_AGE": "0"}
@@ -233,7 +228,7 @@ def run_size(*, size: int, area, args, browser) -> dict:
     connection.close()
     print(f"\n== Console with {open_count:,} open incidents (seeded in {seconds:.1f} s; "
           f"load average {os.getloadavg()[0]:.1f}) ==")
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = server_start(port=port, workers=args.workers)
     rng = random.Random(args.seed)

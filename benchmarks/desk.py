@@ -19,7 +19,6 @@ Prints p50/p95/max per action against the 300 ms target. Asserts nothing.
 
 import argparse
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ from benchmarks.common import (
     database_use,
     django_start,
     domain_tables_empty,
+    free_port,
     machine_describe,
     percentile,
     points_in_area,
@@ -49,11 +49,6 @@ DATABASE = "rasad_bench_desk"
 TARGET_MS = 300.0
 AGENT = ("agent", "rasad-agent")
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _roads() -> str:
@@ -113,7 +108,7 @@ def main(argv: list[str] | None = None) -> dict[str, list[float]]:
     database_use(DATABASE)
     database_ensure()
     data = _prepare(args.reports, rng)
-    port = _free_port()
+    port = free_port()
     server = uvicorn_start(app=["ops.asgi:application"], port=port, workers=1,
                            env={**bench_env(), "RASAD_DEMO": "true"})
     timings: dict[str, list[float]] = {k: [] for k in

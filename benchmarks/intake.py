@@ -14,59 +14,36 @@ import asyncio
 import json
 import os
 import random
-import socket
-import subprocess
 import sys
-import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import (
+    SERVERS,
     CpuMeter,
-    HttpPool,
+    Phase,
     attributes_for,
     bench_env,
     database_ensure,
     database_use,
     django_start,
     domain_tables_empty,
-    machine_busy_s,
+    free_port,
+    load_rotating,
     machine_describe,
     percentile,
     points_in_area,
+    server_start,
     server_stop,
     table_print,
-    uvicorn_start,
 )
 
 RASAD_PATH = "/api/v1/reports/"
 BARE_PATH = "/bench/bare/"
 TARGET_RATIO = 0.5
 TARGET_P95_MS = 100.0
-
-
-@dataclass
-class Phase:
-    """Figures of one endpoint, summed over its timed phases."""
-
-    latencies: list[float] = field(default_factory=list)
-    errors: int = 0
-    wall_s: float = 0.0
-    client_cpu_s: float = 0.0
-    machine_busy_s: float = 0.0
-    cpu_s: dict[str, float] = field(default_factory=dict)
-    first_error: str = ""
-
-    @property
-    def requests(self) -> int:
-        return len(self.latencies) + self.errors
-
-    @property
-    def per_second(self) -> float:
-        return len(self.latencies) / self.wall_s if self.wall_s else 0.0
 
 
 def _bodies(area, categories: list[str], count: int, rng: random.Random) -> list[bytes]:
@@ -80,107 +57,15 @@ def _bodies(area, categories: list[str], count: int, rng: random.Random) -> list
     return bodies
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-SERVERS = {
-    "asgi": ["ops.asgi:application"],  # what `make run` serves
-    "wsgi": ["ops.wsgi:application", "--interface", "wsgi"],  # a thread pool, for comparison
-}
-
-
-def server_start(*, port: int, workers: int, env: dict[str, str],
-                 server: str = "asgi") -> subprocess.Popen:
-    return uvicorn_start(app=SERVERS[server], port=port, workers=workers,
-                         env={**bench_env(), **env})
-
-
-async def _phase(client: HttpPool, path: str, bodies: list[bytes], *, concurrency: int,
-                 into: Phase | None, idempotency: bool, meter: CpuMeter,
-                 rate: float | None = None) -> None:
-    """Closed loop: `concurrency` clients, each sending its next request when the last one
-    is answered. Open loop (`rate`): a request every 1/rate s whatever the answers, its
-    latency counted from when it was due, so a server falling behind shows in it."""
-
-    async def one_request(body: bytes, due: float) -> None:
-        headers = {"Idempotency-Key": uuid.uuid4().hex} if idempotency else None
-        try:
-            status, content = await client.post(path, body, headers)
-            ok = status in (200, 201)
-            detail = f"{status} {content[:300].decode(errors='replace')}"
-        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-            ok, detail = False, repr(exc)
-        elapsed = time.perf_counter() - due
-        if into is None:
-            return
-        if ok:
-            into.latencies.append(elapsed)
-        else:
-            into.errors += 1
-            into.first_error = into.first_error or detail
-
-    pending = iter(bodies)  # shared by the clients: one event loop, no race
-
-    async def one_client() -> None:
-        for body in pending:
-            await one_request(body, time.perf_counter())
-
-    async def open_loop() -> None:
-        started, sent = time.perf_counter(), []
-        for index, body in enumerate(bodies):
-            due = started + index / rate
-            await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            sent.append(asyncio.create_task(one_request(body, due)))
-        await asyncio.gather(*sent)
-
-    async def sampler() -> None:
-        while True:
-            await asyncio.sleep(0.2)
-            meter.sample()
-
-    meter.start()
-    sampling = asyncio.create_task(sampler())
-    busy0, cpu0, wall0 = machine_busy_s(), time.process_time(), time.perf_counter()
-    if rate:
-        await open_loop()
-    else:
-        await asyncio.gather(*(one_client() for _ in range(concurrency)))
-    wall, client_cpu, busy = (time.perf_counter() - wall0, time.process_time() - cpu0,
-                              machine_busy_s() - busy0)
-    sampling.cancel()
-    meter.sample()
-    if into is not None:
-        into.wall_s += wall
-        into.client_cpu_s += client_cpu
-        into.machine_busy_s += busy
-        for name, seconds in meter.used().items():
-            into.cpu_s[name] = into.cpu_s.get(name, 0.0) + seconds
-
-
 async def load(*, port: int, meter: CpuMeter, bodies: list[bytes], warmup: int, requests: int,
                rounds: int, concurrency: int, idempotency: bool,
                rate: float | None = None) -> dict[str, Phase]:
-    results = {"rasad": Phase(), "bare": Phase()}
-    paths = {"rasad": RASAD_PATH, "bare": BARE_PATH}
-    client = HttpPool("127.0.0.1", port, size=max(concurrency, 64) if rate else concurrency)
-    try:
-        for name in ("bare", "rasad"):
-            await _phase(client, paths[name], bodies[:warmup], concurrency=concurrency,
-                         into=None, idempotency=idempotency, meter=meter)
-        timed = bodies[warmup:warmup + requests]
-        chunk = -(-requests // rounds)
-        for index in range(rounds):
-            part = timed[index * chunk:(index + 1) * chunk]
-            order = ("bare", "rasad") if index % 2 == 0 else ("rasad", "bare")
-            for name in order:
-                await _phase(client, paths[name], part, concurrency=concurrency,
-                             into=results[name], idempotency=idempotency,
-                             meter=meter, rate=rate)
-    finally:
-        client.close()
+    """Each body once per endpoint, with a new Idempotency-Key when `idempotency`."""
+    results, _warm = await load_rotating(
+        port=port, meter=meter, paths={"rasad": RASAD_PATH, "bare": BARE_PATH},
+        items=[(body, None) for body in bodies], warmup=warmup, requests=requests,
+        rounds=rounds, concurrency=concurrency, rate=rate,
+        headers_for=(lambda _h: {"Idempotency-Key": uuid.uuid4().hex}) if idempotency else None)
     return results
 
 
@@ -236,7 +121,7 @@ def main(argv: list[str] | None = None) -> dict[str, Phase]:
 
     print(f"\n== Intake: POST {RASAD_PATH} vs bare insert {BARE_PATH} ==")
     print(f"machine: {machine}")
-    port = _free_port()
+    port = free_port()
     server_env = {"DB_CONN_MAX_AGE": str(args.conn_max_age),
                   "BENCH_DB_POOL": "true" if args.db_pool else "false"}
     server = server_start(port=port, workers=args.workers, env=server_env, server=args.server)
