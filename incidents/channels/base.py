@@ -15,7 +15,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
-from incidents.notifications import DeliveryFailed, DeliveryUnavailable  # noqa: F401
+from incidents.notifications import DeliveryFailed, DeliveryUnavailable
 
 
 class SignatureInvalid(Exception):
@@ -169,7 +169,24 @@ class ChannelProvider:
 
 class MetaSignedProvider(ChannelProvider):
     """Meta's webhooks (WhatsApp, Messenger): X-Hub-Signature-256 is "sha256=" and the hex
-    HMAC-SHA256 of the raw body, keyed with the app secret."""
+    HMAC-SHA256 of the raw body, keyed with the app secret. Their send APIs answer errors in
+    the Graph API's form."""
+
+    # Graph error codes worth another try: throttling and temporary failures.
+    RETRYABLE_CODES = frozenset({1, 2, 4, 17, 32, 613, 80007, 130429, 131000, 131016, 131048,
+                                 131056, 133004})
+
+    @classmethod
+    def graph_failure(cls, response, data: dict) -> Exception:
+        """The exception for a send the Graph API did not accept."""
+        error = data.get("error")
+        error = error if isinstance(error, dict) else {}  # a proxy's 5xx is no Graph error
+        detail = (f"HTTP {response.status_code} {error.get('code', '')} "
+                  f"{error.get('message', '')}").strip()
+        if response.status_code >= 500 or response.status_code == 429 or \
+                error.get("code") in cls.RETRYABLE_CODES:
+            return DeliveryUnavailable(detail)
+        return DeliveryFailed(detail)
 
     def verify(self, request: HttpRequest, body: bytes) -> None:
         signature = request.headers.get("X-Hub-Signature-256", "")

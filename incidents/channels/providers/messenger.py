@@ -36,7 +36,6 @@ WINDOW = timedelta(hours=24)
 HUMAN_AGENT_WINDOW = timedelta(days=7)
 QUICK_REPLIES_MAX, QUICK_REPLY_TITLE_MAX = 13, 20
 TEXT_MAX = 2000
-RETRYABLE_CODES = {1, 2, 4, 17, 32, 613}
 COMMENT_PREFIX = "comment:"
 
 
@@ -172,13 +171,7 @@ class MessengerProvider(MetaSignedProvider):
         data = json_or_empty(response)
         if response.status_code == 200 and data.get("message_id"):
             return str(data["message_id"])
-        error = data.get("error")
-        error = error if isinstance(error, dict) else {}  # a proxy's 5xx is no Graph error
-        detail = f"HTTP {response.status_code} {error.get('code', '')} {error.get('message', '')}"
-        if response.status_code >= 500 or response.status_code == 429 or \
-                error.get("code") in RETRYABLE_CODES:
-            raise DeliveryUnavailable(detail.strip())
-        raise DeliveryFailed(detail.strip())
+        raise self.graph_failure(response, data)
 
     def media_fetch(self, ref: str, *, limit: int) -> MediaFile:
         if not ref.startswith(("http://", "https://")):

@@ -37,8 +37,6 @@ from incidents.channels.base import (
 )
 
 WINDOW = timedelta(hours=24)
-# Graph API error codes worth another try: throttling and temporary failures.
-RETRYABLE_CODES = {1, 2, 4, 17, 80007, 130429, 131000, 131016, 131048, 131056, 133004}
 STATUSES = {"sent", "delivered", "read", "failed"}
 # Meta's limits on interactive messages.
 BUTTONS_MAX, BUTTON_TITLE_MAX = 3, 20
@@ -216,13 +214,7 @@ class WhatsAppProvider(MetaSignedProvider):
         data = json_or_empty(response)
         if response.status_code == 200 and data.get("messages"):
             return str(data["messages"][0]["id"])
-        error = data.get("error")
-        error = error if isinstance(error, dict) else {}  # a proxy's 5xx is no Graph error
-        detail = f"HTTP {response.status_code} {error.get('code', '')} {error.get('message', '')}"
-        if response.status_code >= 500 or response.status_code == 429 or \
-                error.get("code") in RETRYABLE_CODES:
-            raise DeliveryUnavailable(detail.strip())
-        raise DeliveryFailed(detail.strip())
+        raise self.graph_failure(response, data)
 
     def media_fetch(self, ref: str, *, limit: int) -> MediaFile:
         """GET /{media-id} answers the file's URL, size and type; the URL is fetched with
