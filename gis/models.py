@@ -53,6 +53,8 @@ class District(TranslatedNameMixin):
     area = models.ForeignKey(ServiceArea, on_delete=models.CASCADE, related_name="districts")
     code = models.SlugField()
     boundary = models.MultiPolygonField(srid=4326)
+    population = models.PositiveIntegerField(null=True, blank=True,
+                                             help_text=_("Residents, for reports per 1,000."))
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

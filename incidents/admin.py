@@ -15,6 +15,7 @@ from incidents.models import (
     CategoryAttribute,
     ChannelContact,
     Department,
+    Holiday,
     InboundMessage,
     InboxItem,
     Incident,
@@ -24,6 +25,7 @@ from incidents.models import (
     Photo,
     Report,
     RoutingRule,
+    WorkCalendar,
 )
 
 
@@ -179,3 +181,26 @@ class NotificationAdmin(ReadOnlyAdmin):
     list_display = ["pk", "kind", "channel", "state", "delivery_status", "attempts",
                     "created_at", "sent_at", "last_error"]
     list_filter = ["kind", "channel", "state", "delivery_status"]
+
+
+class HolidayInline(admin.TabularInline):
+    model = Holiday
+    extra = 1
+    fields = ["date", "name_en", "name_ar", "name_fa"]
+
+
+@admin.register(WorkCalendar)
+class WorkCalendarAdmin(admin.ModelAdmin):
+    """The city's working time. Saving lays its days out again, and the figures of the days
+    since its first report are recomputed by the next refresh (or stats_rebuild)."""
+
+    list_display = ["area", "timezone", "weekend", "day_starts", "day_ends"]
+    inlines = [HolidayInline]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        from incidents.stats.calendar import business_days_layout
+        from incidents.stats.rollup import stats_rebuild
+
+        business_days_layout(calendar=form.instance)
+        stats_rebuild(area=form.instance.area)

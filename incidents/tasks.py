@@ -99,3 +99,11 @@ def email_imap_poll_task() -> int:
     from incidents.channels.imap import imap_poll
 
     return imap_poll()
+
+
+@shared_task
+def stats_refresh_task() -> dict:
+    """The figures of every area, brought up to date (the days that changed)."""
+    from incidents.stats.rollup import stats_refresh_all
+
+    return {slug: result.days for slug, result in stats_refresh_all().items()}

@@ -39,6 +39,10 @@ app.conf.beat_schedule = {
         "task": "incidents.tasks.conversations_expire_task",
         "schedule": 300.0,
     },
+    "stats-refresh": {
+        "task": "incidents.tasks.stats_refresh_task",
+        "schedule": float(os.environ.get("RASAD_STATS_REFRESH_S", "300")),
+    },
     "email-imap-poll": {
         "task": "incidents.tasks.email_imap_poll_task",
         "schedule": float(os.environ.get("RASAD_IMAP_EVERY_S", "60")),

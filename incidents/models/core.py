@@ -5,7 +5,7 @@ import uuid
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GistIndex
+from django.contrib.postgres.indexes import BrinIndex, GistIndex
 from django.db.models.functions import Cast
 from django.utils.translation import gettext_lazy as _
 
@@ -198,6 +198,9 @@ class Incident(models.Model):
     report_count = models.PositiveIntegerField(default=0)
     merged_into = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
                                     related_name="merged_children")
+    # Staff choose to publish an incident's description in the open data (citizens' own
+    # words may name people or places they would not want public).
+    publish_description = models.BooleanField(default=False, db_default=False)
     # Bumped on every change; phones send it back so a stale update is refused.
     version = models.PositiveIntegerField(default=1)
     first_reported_at = models.DateTimeField()
@@ -382,7 +385,8 @@ class IncidentUpdate(models.Model):
 
     class Meta:
         ordering = ["created_at", "pk"]
-        indexes = [models.Index(fields=["incident", "created_at"], name="update_incident_time")]
+        indexes = [models.Index(fields=["incident", "created_at"], name="update_incident_time"),
+                   BrinIndex(fields=["created_at"], name="update_created_brin")]
 
     def __str__(self) -> str:
         return f"{self.incident_id}: {self.from_status}→{self.to_status}"
@@ -424,6 +428,7 @@ class Notification(models.Model):
         DIALOGUE = "dialogue", _("conversation")
         AGENT = "agent", _("answer from an agent")
         RECEIPT = "receipt", _("tracking code of a report taken by an agent")
+        SURVEY = "survey", _("satisfaction survey")
 
     class State(models.TextChoices):
         PENDING = "pending", _("waiting to be sent")

@@ -223,6 +223,20 @@ RASAD_GEOCODE_INDEX_CHECK_S = float(os.environ.get("RASAD_GEOCODE_INDEX_CHECK_S"
 RASAD_CATALOGUE_CACHE_S = float(os.environ.get("RASAD_CATALOGUE_CACHE_S", "30"))
 
 
+# The city's working time, the default of each service area's calendar (admin: working
+# calendars; holidays are added there): SLA clocks run only then. An SLA of 24 hours is one
+# working day.
+RASAD_WORK_TIMEZONE = os.environ.get("RASAD_WORK_TIMEZONE",
+                                     "Europe/Helsinki" if RASAD_DEMO else TIME_ZONE)
+RASAD_WORK_WEEKEND = [int(d) for d in env_list("RASAD_WORK_WEEKEND", "5,6")]  # ISO: Fri, Sat
+RASAD_WORK_DAY_STARTS = os.environ.get("RASAD_WORK_DAY_STARTS", "08:00")
+RASAD_WORK_DAY_ENDS = os.environ.get("RASAD_WORK_DAY_ENDS", "16:00")
+# A unit (department, district…) with fewer incidents in a period is listed in the rankings
+# but not ranked: one quick fix cannot top the table.
+RASAD_RANKING_MIN_CASES = int(os.environ.get("RASAD_RANKING_MIN_CASES", "10"))
+# The figures are refreshed this often (and rebuilt for a range with manage.py stats_rebuild).
+RASAD_STATS_REFRESH_S = float(os.environ.get("RASAD_STATS_REFRESH_S", "300"))
+
 # The city's country (ISO 3166 code, e.g. EG, IR, PS, AE): phone numbers typed without
 # their country code (a hotline's caller ID, "040 123 4567") are read as numbers there.
 RASAD_PHONE_REGION = os.environ.get("RASAD_PHONE_REGION", "FI" if RASAD_DEMO else "")
