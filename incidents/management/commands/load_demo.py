@@ -13,8 +13,11 @@ class Command(BaseCommand):
             "generated reports. Idempotent: a second run adds nothing.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--reports", type=int, default=300,
+        parser.add_argument("--reports", type=int, default=2000,
                             help="Make sure the demo area has at least this many reports.")
+        parser.add_argument("--days", type=int, default=400,
+                            help="Spread the generated reports over this many days, so the "
+                                 "dashboard has months of history.")
         parser.add_argument("--roads", default="",
                             help="An OSM file with the demo city's roads, imported unless the "
                                  "network already comes from a file of that name.")
@@ -28,7 +31,12 @@ class Command(BaseCommand):
         if options["roads"]:
             self._roads(Path(options["roads"]))
         missing = options["reports"] - Report.objects.filter(area=area).count()
-        added = reports_generate(area=area, count=missing).reports if missing > 0 else 0
+        added = (reports_generate(area=area, count=missing, days=max(1, options["days"])).reports
+                 if missing > 0 else 0)
+        # The figures (rollups) of the history, brought up to date.
+        from incidents.stats.rollup import stats_refresh
+
+        stats_refresh(area=area)
         total = Report.objects.filter(area=area).count()
         self.stdout.write(f"Demo city {area.slug}: {total} reports ({added} added).")
         if settings.RASAD_DEMO:
