@@ -56,6 +56,13 @@ class Conflict(DomainError):
     http_status = 409
 
 
+class Expired(DomainError):
+    """Something that was open for a while and no longer is (a survey's link)."""
+
+    code = "expired"
+    http_status = 410
+
+
 class IdempotencyMismatch(DomainError):
     code = "idempotency_key_reused"
     http_status = 422

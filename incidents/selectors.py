@@ -1,5 +1,6 @@
 """Reads. Public selectors never select reporter contact fields."""
 
+import uuid
 from datetime import datetime
 
 from django.contrib.gis.db.models import PointField
@@ -18,6 +19,7 @@ from incidents.models import (
     Open311Client,
     Photo,
     Report,
+    Survey,
 )
 
 PUBLIC_REPORT_FIELDS = (
@@ -144,3 +146,16 @@ def report_updates_public(report: Report) -> QuerySet[IncidentUpdate]:
                                                  pk__lte=OuterRef("pk"))
                    .exclude(to_status="").order_by("-pk").values("to_status")[:1])
     return incident_timeline_public(report.incident).annotate(status_then=Subquery(status_then))
+
+
+def survey_get_by_token(token: str) -> Survey | None:
+    """The survey its link names, with what its page shows (never the reporter's contact)."""
+    try:
+        uuid.UUID(str(token))
+    except ValueError:
+        return None
+    return (Survey.objects.select_related("report__category", "report__incident")
+            .defer("report__reporter_name", "report__reporter_email", "report__reporter_phone",
+                   "report__request_fingerprint", "report__idempotency_key",
+                   "report__client_ip")
+            .filter(token=token).first())

@@ -1,5 +1,6 @@
-"""Citizen pages: tracking a report by its code, and the service worker that makes the
-citizen and crew pages work offline. The report page itself is `map_ui.views.home`."""
+"""Citizen pages: tracking a report by its code, the satisfaction survey a reporter's link
+opens, and the service worker that makes the citizen and crew pages work offline. The report
+page itself is `map_ui.views.home`."""
 
 import hashlib
 import json
@@ -13,9 +14,19 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from incidents import selectors
+from incidents.exceptions import DomainError, NotFound, ValidationFailed
+from incidents.services.survey import (
+    COMMENT_MAX,
+    RATINGS,
+    outcome_message,
+    question_fixed,
+    rating_label,
+    survey_answer,
+    survey_check_open,
+)
 from map_ui.maps import local_assets
 from map_ui.views import page_context
 
@@ -123,3 +134,68 @@ def track_detail(request, code: str):
     context["config"]["map"] = context["map"].name
     context["code"] = report.tracking_code
     return render(request, "map_ui/track.html", context)
+
+
+def _survey_problem_title(code: str) -> str:
+    return {"not_found": _("We could not find this survey"),
+            "already_answered": _("You have already answered"),
+            "expired": _("This survey has closed")}.get(code, _("This survey cannot be answered"))
+
+
+def _survey_render(request, survey, *, status: int = 200, problem: DomainError | None = None,
+                   errors: dict | None = None, values=None, outcome: str = ""):
+    report = survey.report if survey is not None else None
+    context = {
+        "config": {},
+        "survey": survey,
+        "code": report.tracking_code if report else "",
+        "category": report.category.name_in() if report else "",
+        "resolved_at": report.incident.resolved_at if report else None,
+        "question": question_fixed(survey) if survey is not None else "",
+        "rating_question": _("How satisfied are you with how the city handled your report?"),
+        "ratings": [(n, rating_label(n)) for n in RATINGS],
+        "comment_max": COMMENT_MAX,
+        "errors": errors or {},
+        "values": values or {},
+        "outcome": outcome,
+        "outcome_message": outcome_message(outcome, report.tracking_code) if outcome else "",
+    }
+    if problem is not None:
+        context["problem"] = {"code": problem.code, "title": _survey_problem_title(problem.code),
+                              "message": problem.message}
+    response = render(request, "map_ui/survey.html", context, status=status)
+    # The link is the reporter's own: no shared cache keeps their page. (Referrers leave
+    # for this site only: SecurityMiddleware's same-origin policy.)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def survey_page(request, token: str):
+    """The satisfaction survey a reporter's link opens, with no account: is it fixed, how
+    satisfied, a comment; answered once, with the form posted back here (CSRF as every form).
+    In the language the link was sent in, unless the reader chose one. 404 for an unknown
+    link, 409 once answered, 410 once closed, 400 for an answer that cannot be taken."""
+    survey = selectors.survey_get_by_token(token)
+    languages = {code for code, _name in settings.LANGUAGES}
+    if survey is not None and settings.LANGUAGE_COOKIE_NAME not in request.COOKIES and \
+            survey.report.language in languages:
+        translation.activate(survey.report.language)
+        request.LANGUAGE_CODE = survey.report.language
+    try:
+        survey_check_open(survey)
+    except NotFound as exc:  # never sent: nothing of its report is shown
+        return _survey_render(request, None, status=exc.http_status, problem=exc)
+    except DomainError as exc:
+        return _survey_render(request, survey, status=exc.http_status, problem=exc)
+    if request.method == "GET":
+        return _survey_render(request, survey)
+    data = request.POST
+    try:
+        result = survey_answer(token=token, fixed={"yes": True, "no": False}.get(data.get("fixed")),
+                               rating=data.get("rating"), comment=data.get("comment", ""))
+    except ValidationFailed as exc:
+        return _survey_render(request, survey, status=400, errors=exc.errors, values=data)
+    except DomainError as exc:  # answered or closed meanwhile
+        return _survey_render(request, survey, status=exc.http_status, problem=exc)
+    return _survey_render(request, result.survey, outcome=result.outcome)

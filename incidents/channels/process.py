@@ -31,6 +31,7 @@ from incidents.models import (
 )
 from incidents.photos import photo_clean
 from incidents.services.media import MediaTemporarilyUnavailable
+from incidents.services.survey import SURVEY_CHOICE, survey_reply
 
 logger = logging.getLogger(__name__)
 
@@ -330,6 +331,12 @@ def message_handle(*, contact: ChannelContact, message: InboundMessage, provider
         with translation.override(language):
             return [Reply(texts.started())]
     conversation = _conversation_open(contact, now)
+    if conversation is None or message.choice.startswith(SURVEY_CHOICE):
+        # A survey's answer first: its buttons at any time, a number or a word while it asks.
+        replies = survey_reply(contact=contact, message=message, via=provider_label(provider),
+                               now=now)
+        if replies is not None:
+            return replies
     if conversation is None:
         if message.kind == InboundMessage.Kind.COMMENT:
             inbox_add(contact=contact, reason=InboxItem.Reason.COMMENT, messages=[message],

@@ -80,8 +80,14 @@ def _after_status_change(incident: Incident, update: IncidentUpdate) -> None:
                             category=incident.category.code, priority=incident.priority,
                             update_id=update.pk)
     from incidents.services.notify import notifications_queue_for_update
+    from incidents.services.survey import surveys_cancel_unsent, surveys_schedule
 
     notifications_queue_for_update(incident=incident, update=update)
+    # Reporters are asked how it went some hours after it is resolved; not if reopened.
+    if incident.status == S.RESOLVED:
+        surveys_schedule(incident=incident)
+    elif incident.status == S.REOPENED:
+        surveys_cancel_unsent(incident=incident)
     if incident.status in (S.VERIFIED, S.REOPENED) and incident.priority >= URGENT_PRIORITY:
         # Crews on shift are re-planned around urgent work (crews.tasks). By name: incidents
         # does not import crews.

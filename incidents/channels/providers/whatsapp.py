@@ -191,6 +191,10 @@ class WhatsAppProvider(MetaSignedProvider):
             names, parameters = _templates("RASAD_WHATSAPP_TEMPLATES"), notification.template_params
         elif notification.kind == "agent":
             names, parameters = _templates("RASAD_WHATSAPP_REPLY_TEMPLATES"), [notification.body]
+        elif notification.kind == "survey" and notification.template_params:
+            # The survey's question; the citizen answers with its quick replies, or in words.
+            names = _templates("RASAD_WHATSAPP_SURVEY_TEMPLATES")
+            parameters = notification.template_params[:1]
         else:
             # A step of a conversation cannot wait for the citizen's next message.
             raise DeliveryFailed(_("More than 24 hours since the citizen's last message, and "

@@ -62,6 +62,9 @@ self.addEventListener("fetch", (event) => {
     if (request.method === "POST" && url.pathname === "/accounts/logout/") event.waitUntil(forgetPrivate());
     return;
   }
+  // Open data downloads (a year of a city can be a hundred megabytes) go straight to the
+  // network: never kept in the page cache, never answered with an old copy.
+  if (url.pathname.startsWith("/open-data/incidents.")) return;
   if (request.mode === "navigate") {
     event.respondWith(page(event));
   } else if (url.pathname === "/jsi18n/") {
@@ -136,7 +139,8 @@ async function page(event) {
   let response;
   try {
     response = await fetchWithTimeout(request, !!cached);
-    if (keep(response) && !url.search) await cache.put(key, response.clone());
+    // A survey's page is one reporter's, answered once: never kept.
+    if (keep(response) && !url.search && !url.pathname.startsWith("/survey/")) await cache.put(key, response.clone());
   } catch (e) {
     response = cached || await fallbackPage(cache, url);
   }
