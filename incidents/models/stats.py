@@ -71,22 +71,27 @@ class BusinessDay(models.Model):
     opens_at = models.DateTimeField(null=True, blank=True)
     closes_at = models.DateTimeField(null=True, blank=True)
     seconds_before = models.BigIntegerField()
+    # Working seconds up to this day's close: finds the moment a working-time budget runs
+    # out (rasad_working_moment).
+    seconds_after = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["calendar", "date"], name="business_day_once"),
         ]
+        indexes = [models.Index(fields=["calendar", "seconds_after"],
+                                name="business_day_after",
+                                condition=models.Q(opens_at__isnull=False))]
 
     def __str__(self) -> str:
         return f"{self.date} ({'open' if self.opens_at else 'closed'})"
 
 
-class StatsDaily(models.Model):
-    """What happened on one day (in the area's time zone) in one cell of department ×
-    category × district × channel. Counts add up; durations are kept whole (seconds, one
-    per event) so that medians and percentiles over any period are exact."""
+class StatsCell(models.Model):
+    """One cell of department × category × district × channel over a stretch of time.
+    Counts add up; durations are kept whole (seconds, one per event) so that medians and
+    percentiles over any period are exact."""
 
-    day = models.DateField()
     area = models.ForeignKey("rasad_gis.ServiceArea", on_delete=models.CASCADE,
                              related_name="+")
     department = models.ForeignKey("Department", on_delete=models.CASCADE, related_name="+")
@@ -112,6 +117,15 @@ class StatsDaily(models.Model):
     survey_fixed_no = models.PositiveIntegerField(default=0)
 
     class Meta:
+        abstract = True
+
+
+class StatsDaily(StatsCell):
+    """What happened on one day (in the area's time zone) in one cell."""
+
+    day = models.DateField()
+
+    class Meta:
         constraints = [
             models.UniqueConstraint(fields=["day", "area", "department", "category",
                                             "district", "channel"],
@@ -121,6 +135,25 @@ class StatsDaily(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.category_id}/{self.district_id}/{self.channel}"
+
+
+class StatsMonthly(StatsCell):
+    """The days of one month summed per cell (durations concatenated): what the figures of
+    long periods read, a month holding some twenty times fewer rows than its days.
+    Recomputed from the days whenever one of them is (incidents.stats.rollup)."""
+
+    day = models.DateField(help_text="The month's first day.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "area", "department", "category",
+                                            "district", "channel"],
+                                    name="stats_monthly_cell", nulls_distinct=False),
+        ]
+        indexes = [models.Index(fields=["area", "day"], name="stats_monthly_area_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m} {self.category_id}/{self.district_id}/{self.channel}"
 
 
 class StatsBacklog(models.Model):

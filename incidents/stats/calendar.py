@@ -4,7 +4,8 @@ weekend or public holidays, in its own time zone).
 Each area's calendar is laid out as one BusinessDay row per date, with the working seconds of
 all the days before it; the working time between two moments is then the difference of two
 lookups, in SQL (rasad_working_seconds_at, created by migration incidents/0010) as in Python
-(working_seconds_between)."""
+(working_seconds_between); the moment a working-time budget runs out is one more
+(rasad_working_moment, migration incidents/0012)."""
 
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -52,10 +53,10 @@ def business_days_layout(*, calendar: WorkCalendar, until: date | None = None) -
     rows, before, day = [], 0, LAYOUT_START
     while day <= until:
         opens, closes = _day_bounds(calendar, day, holidays)
+        after = before + (int((closes - opens).total_seconds()) if opens is not None else 0)
         rows.append(BusinessDay(calendar=calendar, date=day, opens_at=opens, closes_at=closes,
-                                seconds_before=before))
-        if opens is not None:
-            before += int((closes - opens).total_seconds())
+                                seconds_before=before, seconds_after=after))
+        before = after
         day += timedelta(days=1)
     BusinessDay.objects.filter(calendar=calendar).delete()
     BusinessDay.objects.bulk_create(rows, batch_size=2000)

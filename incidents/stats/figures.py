@@ -79,6 +79,41 @@ def _where(area_id: int, period: Period, filters: Filters, *,
     return " AND ".join(clauses), params
 
 
+
+_COLUMNS = ("day, area_id, department_id, category_id, district_id, channel, reports, "
+            "incidents_opened, first_response_s, verify_s, resolve_s, resolved_in_sla, "
+            "reopened, confirmed_fixed, rejected, survey_answers, survey_rating_sum, "
+            "survey_ratings, survey_fixed_yes, survey_fixed_no")
+
+
+def _source(period: Period, *, months: bool = True) -> tuple[str, list]:
+    """The rows a period's figures are summed from (as `s`): its whole months from the
+    monthly rollup and the days around them from the daily one, or only days (a period
+    without a whole month, a trend by day or week). Its parameters come first."""
+    first = period.first if period.first.day == 1 else \
+        date(period.first.year + (period.first.month == 12), period.first.month % 12 + 1, 1)
+    following = period.last + timedelta(days=1)
+    last = period.last if following.day == 1 else period.last.replace(day=1) - timedelta(days=1)
+    if not months or first > last:
+        return "incidents_statsdaily", []
+    parts = [f"SELECT {_COLUMNS} FROM incidents_statsmonthly WHERE day BETWEEN %s AND %s"]
+    params: list = [first, last]
+    for start, end in ((period.first, first - timedelta(days=1)),
+                       (last + timedelta(days=1), period.last)):
+        if start <= end:  # the days before the first whole month, and after the last
+            parts.append(f"SELECT {_COLUMNS} FROM incidents_statsdaily "
+                         f"WHERE day BETWEEN %s AND %s")
+            params += [start, end]
+    return "(" + " UNION ALL ".join(parts) + ")", params
+
+
+def _query(area_id: int, period: Period, filters: Filters, *,
+           months: bool = True) -> tuple[dict, list]:
+    """`source` and `where` for a query over the period's cells, and their parameters."""
+    source, source_params = _source(period, months=months)
+    where, params = _where(area_id, period, filters)
+    return {"source": source, "where": where}, source_params + params
+
 _TOTALS = """
 SELECT coalesce(sum(reports), 0), coalesce(sum(incidents_opened), 0),
        coalesce(sum(cardinality(first_response_s)), 0),
@@ -87,15 +122,15 @@ SELECT coalesce(sum(reports), 0), coalesce(sum(incidents_opened), 0),
        coalesce(sum(rejected), 0), coalesce(sum(survey_answers), 0),
        coalesce(sum(survey_rating_sum), 0), coalesce(sum(survey_ratings), 0),
        coalesce(sum(survey_fixed_yes), 0), coalesce(sum(survey_fixed_no), 0)
-FROM incidents_statsdaily s WHERE {where}
+FROM {source} s WHERE {where}
 """
 _PERCENTILES = """
 SELECT (SELECT percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY v)
-        FROM incidents_statsdaily s, unnest(s.first_response_s) v WHERE {where}),
+        FROM {source} s, unnest(s.first_response_s) v WHERE {where}),
        (SELECT percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY v)
-        FROM incidents_statsdaily s, unnest(s.verify_s) v WHERE {where}),
+        FROM {source} s, unnest(s.verify_s) v WHERE {where}),
        (SELECT percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY v)
-        FROM incidents_statsdaily s, unnest(s.resolve_s) v WHERE {where})
+        FROM {source} s, unnest(s.resolve_s) v WHERE {where})
 """
 
 
@@ -113,12 +148,12 @@ def _pair(values) -> tuple[float | None, float | None]:
 
 def totals(*, area_id: int, period: Period, filters: Filters) -> dict:
     """Every measure of the period, summed over the filtered cells."""
-    where, params = _where(area_id, period, filters)
+    parts, params = _query(area_id, period, filters)
     with connection.cursor() as cursor:
-        cursor.execute(_TOTALS.format(where=where), params)
+        cursor.execute(_TOTALS.format(**parts), params)
         (reports, opened, responses, resolutions, in_sla, reopened, confirmed, rejected,
          answers, rating_sum, ratings, fixed_yes, fixed_no) = cursor.fetchone()
-        cursor.execute(_PERCENTILES.format(where=where), params * 3)
+        cursor.execute(_PERCENTILES.format(**parts), params * 3)
         first_response, verify, resolve = cursor.fetchone()
     response = _pair(first_response)
     verification = _pair(verify)
@@ -173,9 +208,10 @@ SELECT {key}, coalesce(sum(reports), 0), coalesce(sum(incidents_opened), 0),
        coalesce(sum(cardinality(first_response_s)), 0),
        coalesce(sum(cardinality(resolve_s)), 0), coalesce(sum(resolved_in_sla), 0),
        coalesce(sum(reopened), 0),
-       (SELECT avg(v) FROM unnest(rasad_array_concat(resolve_s)) v),
+       sum((SELECT sum(v) FROM unnest(resolve_s) v))::float8
+           / nullif(sum(cardinality(resolve_s)), 0),
        coalesce(sum(survey_rating_sum), 0), coalesce(sum(survey_ratings), 0)
-FROM incidents_statsdaily s WHERE {where} GROUP BY {key}
+FROM {source} s WHERE {where} GROUP BY {key}
 """
 
 
@@ -183,10 +219,10 @@ def grouped(*, area_id: int, period: Period, filters: Filters, by: str) -> dict:
     """The main measures per department, category, district or channel."""
     key = {"department": "department_id", "category": "category_id",
            "district": "district_id", "channel": "channel"}[by]
-    where, params = _where(area_id, period, filters)
+    parts, params = _query(area_id, period, filters)
     rows = {}
     with connection.cursor() as cursor:
-        cursor.execute(_GROUPED.format(key=key, where=where), params)
+        cursor.execute(_GROUPED.format(key=key, **parts), params)
         for (unit, reports, opened, responses, resolutions, in_sla, reopened, mean_resolve,
              rating_sum, ratings) in cursor.fetchall():
             rows[unit] = {
@@ -244,12 +280,19 @@ def _unit_names(by: str) -> dict:
 
 
 _TREND = """
-SELECT date_trunc(%s, day)::date AS bucket, coalesce(sum(reports), 0),
-       coalesce(sum(incidents_opened), 0), coalesce(sum(cardinality(resolve_s)), 0),
-       coalesce(sum(resolved_in_sla), 0),
-       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY v)
-        FROM unnest(rasad_array_concat(resolve_s)) v)
-FROM incidents_statsdaily s WHERE {where} GROUP BY bucket ORDER BY bucket
+WITH cells AS MATERIALIZED (
+    SELECT date_trunc(%s, day)::date AS bucket, reports, incidents_opened, resolve_s,
+           resolved_in_sla
+    FROM {source} s WHERE {where}
+), medians AS (
+    SELECT bucket, percentile_cont(0.5) WITHIN GROUP (ORDER BY v) AS median
+    FROM cells, unnest(resolve_s) v GROUP BY bucket
+)
+SELECT c.bucket, coalesce(sum(c.reports), 0), coalesce(sum(c.incidents_opened), 0),
+       coalesce(sum(cardinality(c.resolve_s)), 0), coalesce(sum(c.resolved_in_sla), 0),
+       m.median
+FROM cells c LEFT JOIN medians m ON m.bucket = c.bucket
+GROUP BY c.bucket, m.median ORDER BY c.bucket
 """
 
 
@@ -257,10 +300,62 @@ def trend(*, area_id: int, period: Period, filters: Filters, step: str = "") -> 
     """The main measures per day, week or month of the period (chosen by its length when
     `step` is empty)."""
     step = step or ("day" if period.days <= 62 else "week" if period.days <= 190 else "month")
-    where, params = _where(area_id, period, filters)
+    parts, params = _query(area_id, period, filters, months=step == "month")
     with connection.cursor() as cursor:
-        cursor.execute(_TREND.format(where=where), [step, *params])
+        cursor.execute(_TREND.format(**parts), [step, *params])
         return [{"start": bucket.isoformat(), "reports": reports, "incidents_opened": opened,
                  "resolutions": resolutions, "on_time_share": _share(in_sla, resolutions),
                  "resolve_h_median": _hours(median)}
                 for bucket, reports, opened, resolutions, in_sla, median in cursor.fetchall()]
+
+
+_LATE = """
+SELECT department_id, category_id, coalesce(sum(cardinality(resolve_s)), 0),
+       coalesce(sum(cardinality(resolve_s)), 0) - coalesce(sum(resolved_in_sla), 0)
+FROM {source} s WHERE {where} GROUP BY department_id, category_id
+"""
+
+
+def sla_breaches(*, area_id: int, period: Period, filters: Filters) -> list[dict]:
+    """Per department and category: the period's resolutions outside the SLA (`late`, of
+    `resolutions`) and the backlog past its SLA at the period's end (`overdue`, of
+    `open`); only the pairs with a breach, most breaches first."""
+    cells: dict[tuple, dict] = {}
+
+    def cell(key: tuple) -> dict:
+        return cells.setdefault(key, {"department_id": key[0], "category_id": key[1],
+                                      "resolutions": 0, "late": 0, "open": 0, "overdue": 0})
+
+    parts, params = _query(area_id, period, filters)
+    with connection.cursor() as cursor:
+        cursor.execute(_LATE.format(**parts), params)
+        for department, category, resolutions, late in cursor.fetchall():
+            cell((department, category)).update(resolutions=resolutions, late=late)
+        where, params = _where(area_id, Period(period.last, period.last), filters,
+                               dimensions=("department", "category", "district"))
+        cursor.execute(f"SELECT department_id, category_id, sum(open_count), "
+                       f"sum(overdue_count) FROM incidents_statsbacklog s WHERE {where} "
+                       f"GROUP BY department_id, category_id", params)
+        for department, category, count, late in cursor.fetchall():
+            cell((department, category)).update(open=count, overdue=late)
+    departments, categories = _unit_names("department"), _unit_names("category")
+    rows = [{**row, "department": departments.get(row["department_id"], "—"),
+             "category": categories.get(row["category_id"], "—")}
+            for row in cells.values() if row["late"] or row["overdue"]]
+    return sorted(rows, key=lambda r: (-(r["late"] + r["overdue"]), r["department"],
+                                       r["category"]))
+
+
+def backlog_grouped(*, area_id: int, day: date, filters: Filters, by: str) -> dict:
+    """Open incidents at the end of `day` and how many are past their SLA, per department,
+    category or district: {unit id: {"open", "overdue"}} (units with nothing open are
+    absent)."""
+    key = {"department": "department_id", "category": "category_id",
+           "district": "district_id"}[by]
+    where, params = _where(area_id, Period(day, day), filters,
+                           dimensions=("department", "category", "district"))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {key}, sum(open_count), sum(overdue_count) "
+                       f"FROM incidents_statsbacklog s WHERE {where} GROUP BY {key}", params)
+        return {unit: {"open": count, "overdue": late}
+                for unit, count, late in cursor.fetchall()}

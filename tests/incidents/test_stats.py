@@ -14,6 +14,7 @@ from incidents.models import (
     Report,
     StatsBacklog,
     StatsDaily,
+    StatsMonthly,
     Status,
     Survey,
 )
@@ -205,7 +206,12 @@ def _snapshot() -> tuple:
                    for r in StatsDaily.objects.all())
     backlog = sorted((r.day, r.department_id, r.category_id, r.district_id, r.age_band,
                       r.open_count, r.overdue_count) for r in StatsBacklog.objects.all())
-    return daily, backlog
+    monthly = sorted((r.day, r.department_id, r.category_id, r.district_id, r.channel,
+                      r.reports, r.incidents_opened, sorted(r.first_response_s),
+                      sorted(r.verify_s), sorted(r.resolve_s), r.resolved_in_sla, r.reopened,
+                      r.confirmed_fixed, r.rejected, r.survey_answers)
+                     for r in StatsMonthly.objects.all())
+    return daily, backlog, monthly
 
 
 def test_an_incremental_refresh_equals_a_full_rebuild(city, category, make_report,
@@ -312,3 +318,27 @@ def test_the_backlog_is_read_at_the_periods_end(city, week):
         "day": "2026-10-12", "open": 1, "overdue": 0,
         "bands": {"0-1d": 0, "1-3d": 0, "3-7d": 1, "7-30d": 0, "30d+": 0}}
     assert backlog(area_id=city.pk, day=TUE, filters=Filters())["open"] == 0
+
+
+def test_whole_months_are_read_from_the_monthly_rollup_with_the_same_figures(city, week):
+    from incidents.stats.figures import Filters, Period, grouped, totals, trend
+
+    stats_rebuild(area=city, since=WED, now=at(TUE, 23))
+    the_week = Period(WED, TUE)
+    october = Period(date(2026, 10, 1), date(2026, 10, 31))
+    around = Period(date(2026, 9, 20), date(2026, 11, 10))  # October whole, days around it
+
+    month_rows = StatsMonthly.objects.filter(area=city)
+    by_month = totals(area_id=city.pk, period=october, filters=Filters())
+    by_days = totals(area_id=city.pk, period=the_week, filters=Filters())
+    points = trend(area_id=city.pk, period=around, filters=Filters(), step="month")
+
+    assert {r.day for r in month_rows} == {date(2026, 10, 1)}
+    assert sum(r.reports for r in month_rows) == 4
+    assert sorted(v for r in month_rows for v in r.resolve_s) == [91 * HOUR, 144 * HOUR]
+    assert by_month == by_days
+    assert totals(area_id=city.pk, period=around, filters=Filters()) == by_days
+    assert grouped(area_id=city.pk, period=around, filters=Filters(), by="district") == \
+        grouped(area_id=city.pk, period=the_week, filters=Filters(), by="district")
+    assert [(p["start"], p["reports"], p["resolutions"], p["resolve_h_median"])
+            for p in points] == [("2026-10-01", 4, 2, 117.5)]
