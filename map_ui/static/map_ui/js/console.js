@@ -228,16 +228,53 @@
     try { localStorage.setItem("rasad.console.filters", JSON.stringify(f)); } catch (e) { /* private mode */ }
     const defaults = (cfg.statuses || []).filter((s) => s.open).map((s) => s.code).sort().join(",");
     const active = (f.status.slice().sort().join(",") !== defaults ? 1 : 0) + (f.category.length ? 1 : 0) +
-      (f.district.length ? 1 : 0) + (f.channel.length ? 1 : 0) + (f.age ? 1 : 0) + (f.sla_breached ? 1 : 0) + (f.mine ? 1 : 0);
+      (f.district.length ? 1 : 0) + (f.channel.length ? 1 : 0) + (f.age ? 1 : 0) + (f.sla_breached ? 1 : 0) + (f.mine ? 1 : 0) +
+      (state.range ? 1 : 0);
     const badge = $("#filter-count");
     badge.textContent = num(active);
     badge.classList.toggle("hidden", !active);
     return f;
   }
 
+  /* A link from elsewhere (the dashboard's figures) sets the filters instead of the saved
+     ones: ?status=&category=&district=&channel= (comma-separated codes; status `open` means
+     every open status), sla_breached=true, mine=true, from=&to= (first reported between two
+     moments, ISO; asked as ages at each request) and incident=<id> (its details opened). */
+  const LINKED = ["status", "category", "district", "channel", "sla_breached", "mine", "from", "to", "incident"];
+  function linkedFilters() {
+    const q = new URLSearchParams(location.search);
+    if (!LINKED.some((k) => q.has(k))) return null;
+    const list = (k) => (q.get(k) || "").split(",").filter(Boolean);
+    const open = (cfg.statuses || []).filter((s) => s.open).map((s) => s.code);
+    const status = list("status").flatMap((s) => (s === "open" ? open : [s]));
+    const moment = (k) => { const t = Date.parse(q.get(k) || ""); return Number.isNaN(t) ? null : t; };
+    state.range = moment("from") || moment("to") ? { from: moment("from"), to: moment("to") } : null;
+    state.linkedIncident = Number(q.get("incident")) || null;
+    history.replaceState(null, "", location.pathname);
+    $("#console-filters").open = true;
+    return { status: status.length ? status : open, category: list("category"), district: list("district"),
+      channel: list("channel"), age: "", sla_breached: q.get("sla_breached") === "true", mine: q.get("mine") === "true" };
+  }
+
+  function rangeShow() {
+    const old = $("#filter-range");
+    if (old) old.remove();
+    if (!state.range) return;
+    const when = (t) => (t ? R.fmtDate(new Date(t), { dateStyle: "medium" }) : "…");
+    const text = interpolate(gettext("First reported %(from)s – %(to)s"), {
+      from: when(state.range.from), to: when(state.range.to && state.range.to - 1) });
+    $("#filter-form").prepend(R.el("p", { id: "filter-range", class: "filter-range small" }, [
+      R.el("span", { text }), " ",
+      R.el("button", { type: "button", class: "link", text: gettext("Any date"),
+        onclick: () => { state.range = null; rangeShow(); readFilters(); refresh(); } })]));
+  }
+
   function restoreFilters() {
-    let saved = null;
-    try { saved = JSON.parse(localStorage.getItem("rasad.console.filters") || "null"); } catch (e) { saved = null; }
+    let saved = linkedFilters();
+    rangeShow();
+    if (!saved) {
+      try { saved = JSON.parse(localStorage.getItem("rasad.console.filters") || "null"); } catch (e) { saved = null; }
+    }
     if (!saved) return;
     const form = $("#filter-form");
     for (const name of ["status", "category", "district", "channel"]) {
@@ -256,6 +293,11 @@
     if (f.district.length) q.set("district", f.district.join(","));
     if (f.channel.length) q.set("channel", f.channel.join(","));
     if (f.age) { const [kind, hours] = f.age.split(":"); q.set(kind === "min" ? "min_age_h" : "max_age_h", hours); }
+    if (state.range) {
+      const hoursAgo = (t) => Math.min(24 * 3650, Math.max(0, (Date.now() - t) / 3600000)).toFixed(3);
+      if (state.range.from) q.set("max_age_h", hoursAgo(state.range.from));
+      if (state.range.to) q.set("min_age_h", hoursAgo(state.range.to));
+    }
     if (f.sla_breached) q.set("sla_breached", "true");
     if (f.mine) q.set("mine", "true");
     return q;
@@ -265,7 +307,7 @@
      and department are not in the event: then only the refetch decides). */
   function eventMatches(ev) {
     const f = state.filters;
-    if (f.district.length || f.channel.length || f.age || f.sla_breached || f.mine) return null;
+    if (f.district.length || f.channel.length || f.age || f.sla_breached || f.mine || state.range) return null;
     const statuses = f.status.length ? f.status : (cfg.statuses || []).filter((s) => s.open).map((s) => s.code);
     if (!statuses.includes(ev.status)) return false;
     if (f.category.length && !f.category.includes(ev.category)) return false;
@@ -1156,6 +1198,8 @@
   $("#filter-form").addEventListener("change", () => { readFilters(); refresh(); });
   $("#filter-form").addEventListener("reset", () => setTimeout(() => {
     try { localStorage.removeItem("rasad.console.filters"); } catch (e) { /* private mode */ }
+    state.range = null;
+    rangeShow();
     readFilters(); refresh();
   }, 0));
   document.addEventListener("keydown", (e) => { if (e.key === "Escape" && state.detailId !== null) detailClose(); });
@@ -1169,7 +1213,10 @@
   R.roadsFallback(map);
   selectionChanged([]);
   // The map first: crews, trails and routes queue behind it on the server, not before it.
-  refresh().finally(() => loadCrews().then(loadPlans));
+  refresh().finally(() => {
+    if (state.linkedIncident) detailOpen(state.linkedIncident, { pan: true });
+    return loadCrews().then(loadPlans);
+  });
   live.connect();
 
   window.RasadConsole = {
