@@ -12,6 +12,9 @@ APT_PACKAGES=(
   "postgresql-${PG_VERSION}" "postgresql-${PG_VERSION}-postgis-3" "postgresql-${PG_VERSION}-pgrouting"
   gdal-bin libgdal-dev libgeos-dev libproj-dev redis-server osmium-tool
   gettext chromium fonts-noto-core fonts-dejavu-core
+  # WeasyPrint (the monthly report's PDF) loads these with cffi; fonts-noto-core has Noto
+  # Naskh Arabic for Arabic and Persian.
+  libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 )
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
