@@ -25,8 +25,10 @@ from incidents.models import (
     Photo,
     Report,
     RoutingRule,
+    Survey,
     WorkCalendar,
 )
+from ops.roles import Role, user_has_role
 
 
 @admin.register(Department)
@@ -80,9 +82,40 @@ class IncidentUpdateInline(admin.TabularInline):
 @admin.register(Incident)
 class IncidentAdmin(ReadOnlyAdmin):
     list_display = ["pk", "category", "status", "priority", "report_count", "district",
-                    "first_reported_at"]
-    list_filter = ["status", "category", "district"]
+                    "first_reported_at", "publish_description"]
+    list_filter = ["status", "category", "district", "publish_description"]
     inlines = [IncidentUpdateInline]
+    actions = ["description_publish", "description_withdraw"]
+
+    def _description_set(self, request, queryset, publish: bool) -> None:
+        """Through the service (recorded as an internal note), for the incidents of the
+        departments the user dispatches for."""
+        from incidents.services.opendata import incident_description_publish
+
+        user = request.user
+        departments = None if user.is_superuser else set(
+            user.departments.values_list("pk", flat=True)
+            if user_has_role(user, Role.DISPATCHER) else ())
+        done = refused = 0
+        for incident in queryset.order_by("pk"):
+            if departments is not None and incident.department_id not in departments:
+                refused += 1
+                continue
+            incident_description_publish(incident=incident, publish=publish, by=request.user)
+            done += 1
+        messages.info(request, _("%(done)s incidents changed.") % {"done": done})
+        if refused:
+            messages.warning(request, _("%(refused)s incidents left as they were: they belong "
+                                        "to departments you do not dispatch for.")
+                             % {"refused": refused})
+
+    @admin.action(description=_("Publish the description in the open data"))
+    def description_publish(self, request, queryset):
+        self._description_set(request, queryset, True)
+
+    @admin.action(description=_("Withdraw the description from the open data"))
+    def description_withdraw(self, request, queryset):
+        self._description_set(request, queryset, False)
 
 
 class PhotoInline(admin.TabularInline):
@@ -181,6 +214,18 @@ class NotificationAdmin(ReadOnlyAdmin):
     list_display = ["pk", "kind", "channel", "state", "delivery_status", "attempts",
                     "created_at", "sent_at", "last_error"]
     list_filter = ["kind", "channel", "state", "delivery_status"]
+
+
+@admin.register(Survey)
+class SurveyAdmin(ReadOnlyAdmin):
+    """Each survey sent to a reporter after a resolution, and what they answered (the
+    answers count in the figures; they are not edited here)."""
+
+    list_display = ["pk", "report", "round", "state", "step", "due_at", "sent_at",
+                    "reminded_at", "answered_at", "fixed", "rating"]
+    list_filter = ["state", "round", "fixed", "rating"]
+    search_fields = ["comment"]
+    date_hierarchy = "answered_at"
 
 
 class HolidayInline(admin.TabularInline):

@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("map_ui.urls_citizen")),
     path("", include("map_ui.urls_console")),
     path("", include("map_ui.urls_crew")),
+    path("", include("map_ui.urls_public")),
 ]

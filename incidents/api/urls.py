@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.authtoken.views import obtain_auth_token
 
-from incidents.api import desk, feedback, inbox, views
+from incidents.api import desk, feedback, inbox, publish, survey, views
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
@@ -11,12 +11,15 @@ urlpatterns = [
     path("track/<str:code>/", views.ReportTrackApi.as_view(), name="report-track"),
     path("track/<str:code>/confirm/", feedback.ReportConfirmApi.as_view(), name="report-confirm"),
     path("track/<str:code>/reopen/", feedback.ReportReopenApi.as_view(), name="report-reopen"),
+    path("survey/<str:token>/", survey.SurveyApi.as_view(), name="survey-api"),
     path("incidents/", views.IncidentListApi.as_view(), name="incident-list"),
     path("incidents/nearby/", views.IncidentNearbyApi.as_view(), name="incident-nearby"),
     path("incidents/<int:pk>/", views.IncidentDetailApi.as_view(), name="incident-detail"),
     path("incidents/<int:pk>/transition/", views.IncidentTransitionApi.as_view(),
          name="incident-transition"),
     path("incidents/<int:pk>/notes/", views.IncidentNoteApi.as_view(), name="incident-note"),
+    path("incidents/<int:pk>/publish/", publish.IncidentPublishApi.as_view(),
+         name="incident-publish"),
     path("incidents/<int:pk>/merge/", views.IncidentMergeApi.as_view(), name="incident-merge"),
     path("incidents/<int:pk>/split/", views.IncidentSplitApi.as_view(), name="incident-split"),
     path("incidents/<int:pk>/join/", views.IncidentJoinApi.as_view(), name="incident-join"),
