@@ -93,6 +93,37 @@ def conversations_expire_task() -> int:
 
 
 @shared_task
+def surveys_send_due_task() -> int:
+    """Satisfaction surveys whose time has come, to the outbox; bounded to 200 a run."""
+    from incidents.services.survey import surveys_send_due
+
+    return surveys_send_due()
+
+
+@shared_task
+def surveys_remind_due_task() -> int:
+    """One reminder to reporters who have not answered their survey; bounded."""
+    from incidents.services.survey import surveys_remind_due
+
+    return surveys_remind_due()
+
+
+@shared_task
+def surveys_expire_task() -> dict:
+    from incidents.services.survey import surveys_expire
+
+    return surveys_expire()
+
+
+@shared_task
+def surveys_followup_schedule_task() -> int:
+    """Round 2 for reports resolved weeks ago and never confirmed; bounded."""
+    from incidents.services.survey import surveys_followup_schedule
+
+    return surveys_followup_schedule()
+
+
+@shared_task
 def email_imap_poll_task() -> int:
     """New mail in the IMAP mailbox, stored like the email webhook's (when RASAD_IMAP_HOST
     is set)."""
@@ -107,3 +138,21 @@ def stats_refresh_task() -> dict:
     from incidents.stats.rollup import stats_refresh_all
 
     return {slug: result.days for slug, result in stats_refresh_all().items()}
+
+
+@shared_task
+def monthly_report_mail_task(*, month: str = "", resend: bool = False) -> dict:
+    """On the 1st of a month (the beat runs it then), the previous month's report to every
+    manager by mail; given a month ("YYYY-MM"), that month's, whatever the day. Once per
+    manager and month unless `resend`."""
+    from django.utils import timezone
+
+    from incidents.stats.report import previous_month
+    from incidents.stats.report.mail import monthly_report_mail
+
+    if not month:
+        today = timezone.localdate()
+        if today.day != 1:
+            return {"month": "", "sent": 0}
+        month = previous_month(today)
+    return monthly_report_mail(month=month, resend=resend)

@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ops.settings.base")
 
@@ -42,6 +43,29 @@ app.conf.beat_schedule = {
     "stats-refresh": {
         "task": "incidents.tasks.stats_refresh_task",
         "schedule": float(os.environ.get("RASAD_STATS_REFRESH_S", "300")),
+    },
+    "surveys-send": {
+        "task": "incidents.tasks.surveys_send_due_task",
+        "schedule": 60.0,
+    },
+    "surveys-remind": {
+        "task": "incidents.tasks.surveys_remind_due_task",
+        "schedule": 300.0,
+    },
+    "surveys-expire": {
+        "task": "incidents.tasks.surveys_expire_task",
+        "schedule": 3600.0,
+    },
+    "surveys-followup": {
+        "task": "incidents.tasks.surveys_followup_schedule_task",
+        "schedule": 3600.0,
+    },
+    # The previous month's report to the managers, on the 1st (RASAD_REPORT_MAIL_HOUR, in
+    # Celery's time zone, UTC).
+    "monthly-report-mail": {
+        "task": "incidents.tasks.monthly_report_mail_task",
+        "schedule": crontab(minute=0, hour=int(os.environ.get("RASAD_REPORT_MAIL_HOUR", "6")),
+                            day_of_month=1),
     },
     "email-imap-poll": {
         "task": "incidents.tasks.email_imap_poll_task",

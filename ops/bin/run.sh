@@ -6,6 +6,10 @@ export RASAD_DEMO=${RASAD_DEMO:-true}
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 mkdir -p var/run var/log
+if [ "$RASAD_DEMO" = "true" ]; then
+  # The satisfaction survey goes a minute after a resolution instead of two hours.
+  export RASAD_SURVEY_DELAY_HOURS=${RASAD_SURVEY_DELAY_HOURS:-0.02}
+fi
 
 roads=$(bash ops/bin/demo_roads.sh)
 .venv/bin/python manage.py load_demo --roads "$roads"
@@ -39,6 +43,8 @@ cat <<TXT
     API docs      http://${HOST}:${PORT}/api/docs/
     Open311       http://${HOST}:${PORT}/open311/v2/discovery.json   (demo api_key: demo-open311-key)
     Inbox, desk   http://${HOST}:${PORT}/console/inbox/  http://${HOST}:${PORT}/console/intake/
+    Dashboard     http://${HOST}:${PORT}/console/dashboard/   (log in as manager)
+    Public        http://${HOST}:${PORT}/public/  http://${HOST}:${PORT}/open-data/
     Channels      http://${HOST}:${PORT}/channels/<whatsapp|telegram|bale|sms|messenger|email>/webhook
                   try: .venv/bin/python manage.py channels_play whatsapp
     Back office   http://${HOST}:${PORT}/admin/

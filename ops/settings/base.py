@@ -188,6 +188,13 @@ RASAD_DESCRIPTION_MAX_CHARS = 4000
 RASAD_MEDIA_FETCH_TIMEOUT_S = float(os.environ.get("RASAD_MEDIA_FETCH_TIMEOUT_S", "10"))
 RASAD_RECLUSTER_EVERY_S = int(os.environ.get("RASAD_RECLUSTER_EVERY_S", "300"))
 RASAD_REOPEN_DAYS = int(os.environ.get("RASAD_REOPEN_DAYS", "14"))
+# The satisfaction survey (incidents.services.survey): sent to each reporter this long after
+# their problem is resolved, reminded once when unanswered, closed after some days; asked
+# again this many weeks after the resolution when nobody has confirmed the fix.
+RASAD_SURVEY_DELAY_HOURS = float(os.environ.get("RASAD_SURVEY_DELAY_HOURS", "2"))
+RASAD_SURVEY_REMINDER_HOURS = float(os.environ.get("RASAD_SURVEY_REMINDER_HOURS", "48"))
+RASAD_SURVEY_EXPIRES_DAYS = float(os.environ.get("RASAD_SURVEY_EXPIRES_DAYS", "14"))
+RASAD_SURVEY_FOLLOWUP_WEEKS = float(os.environ.get("RASAD_SURVEY_FOLLOWUP_WEEKS", "4"))
 # Public base URL used in links inside messages and Open311 media URLs.
 RASAD_PUBLIC_URL = os.environ.get("RASAD_PUBLIC_URL", "http://127.0.0.1:8000")
 
@@ -198,7 +205,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"},
                 # One line per request to a provider is noise; failures are logged by us.
-                "httpx": {"level": "WARNING"}},
+                "httpx": {"level": "WARNING"},
+                # WeasyPrint logs each step of every monthly report's PDF.
+                "weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
 
 # Debian 12 ships GDAL 3.6, which cannot block file/network access from spatial references.
@@ -234,8 +243,25 @@ RASAD_WORK_DAY_ENDS = os.environ.get("RASAD_WORK_DAY_ENDS", "16:00")
 # A unit (department, district…) with fewer incidents in a period is listed in the rankings
 # but not ranked: one quick fix cannot top the table.
 RASAD_RANKING_MIN_CASES = int(os.environ.get("RASAD_RANKING_MIN_CASES", "10"))
+# The dashboard caches an answer this many seconds, under the rollups' watermark (0: off).
+RASAD_DASHBOARD_CACHE_S = float(os.environ.get("RASAD_DASHBOARD_CACHE_S", "300"))
 # The figures are refreshed this often (and rebuilt for a range with manage.py stats_rebuild).
 RASAD_STATS_REFRESH_S = float(os.environ.get("RASAD_STATS_REFRESH_S", "300"))
+# The monthly report (manage.py monthly_report, the dashboard's download, and the mail to the
+# managers on the 1st, at RASAD_REPORT_MAIL_HOUR UTC: ops/celery.py): each manager gets it in
+# their language where it is known (RASAD_REPORT_USER_LANGUAGES, "username:lang" pairs like
+# "amina:ar,reza:fa"), else in RASAD_REPORT_LANGUAGE.
+RASAD_REPORT_LANGUAGE = os.environ.get("RASAD_REPORT_LANGUAGE", LANGUAGE_CODE)
+RASAD_REPORT_USER_LANGUAGES = dict(
+    pair.split(":", 1) for pair in env_list("RASAD_REPORT_USER_LANGUAGES", "") if ":" in pair)
+# Open data (/open-data/): the licence the incident downloads are published under (shown on
+# the pages, in the GeoJSON and in a Link header), and how many rows a download reads from
+# the database at a time. The public figures (/public/) are cached this many seconds.
+RASAD_OPEN_DATA_LICENCE = os.environ.get("RASAD_OPEN_DATA_LICENCE", "CC BY 4.0")
+RASAD_OPEN_DATA_LICENCE_URL = os.environ.get("RASAD_OPEN_DATA_LICENCE_URL",
+                                             "https://creativecommons.org/licenses/by/4.0/")
+RASAD_OPEN_DATA_CHUNK_ROWS = int(os.environ.get("RASAD_OPEN_DATA_CHUNK_ROWS", "2000"))
+RASAD_PUBLIC_CACHE_S = float(os.environ.get("RASAD_PUBLIC_CACHE_S", "300"))
 
 # The city's country (ISO 3166 code, e.g. EG, IR, PS, AE): phone numbers typed without
 # their country code (a hotline's caller ID, "040 123 4567") are read as numbers there.
@@ -265,6 +291,10 @@ RASAD_WHATSAPP_TEMPLATES = env_list(
 # ...and for an agent's answer outside the window: one body parameter, the answer.
 RASAD_WHATSAPP_REPLY_TEMPLATES = env_list(
     "RASAD_WHATSAPP_REPLY_TEMPLATES", "en:rasad_agent_reply,ar:rasad_agent_reply,fa:rasad_agent_reply")
+# ...and for the satisfaction survey (and its reminder): one body parameter, the tracking
+# code ("is the problem of report {{1}} fixed?"); its quick replies, if any, say yes and no.
+RASAD_WHATSAPP_SURVEY_TEMPLATES = env_list(
+    "RASAD_WHATSAPP_SURVEY_TEMPLATES", "en:rasad_survey,ar:rasad_survey,fa:rasad_survey")
 # Telegram Bot API, and Bale, whose bot API has Telegram's shape on another address.
 RASAD_TELEGRAM_BOT_TOKEN = _demo("RASAD_TELEGRAM_BOT_TOKEN", "123456:demo-telegram-token")
 RASAD_TELEGRAM_SECRET_TOKEN = _demo("RASAD_TELEGRAM_SECRET_TOKEN", "demo-telegram-secret")

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from fixtures.city import DEMO_OPEN311_KEY, demo_city_load, demo_crews_load, demo_users_load
-from fixtures.generator import reports_generate
+from fixtures.generator import reports_generate, surveys_generate
 from incidents.models import Report
 
 
@@ -33,6 +33,8 @@ class Command(BaseCommand):
         missing = options["reports"] - Report.objects.filter(area=area).count()
         added = (reports_generate(area=area, count=missing, days=max(1, options["days"])).reports
                  if missing > 0 else 0)
+        # What reporters answered to the satisfaction survey, for the history's figures.
+        surveys_generate(area=area)
         # The figures (rollups) of the history, brought up to date.
         from incidents.stats.rollup import stats_refresh
 
