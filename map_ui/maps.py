@@ -5,7 +5,6 @@ layers to that map (its JS name is `MapParts.name`)."""
 
 from dataclasses import dataclass
 
-import folium
 from django.conf import settings
 from django.templatetags.static import static
 from django.utils.safestring import SafeString, mark_safe
@@ -33,6 +32,8 @@ def local_assets() -> tuple[tuple[str, ...], tuple[str, ...]]:
 def leaflet_map(*, center: tuple[float, float], zoom: int = 15, rtl: bool = False) -> MapParts:
     """A map centred on (lon, lat) with the configured basemap. folium's own CDN asset list
     is replaced: the page loads Leaflet and its plugins from /static/vendor/."""
+    import folium  # loaded by the first page with a map, not with the app (it is large)
+
     lon, lat = center
     m = folium.Map(location=[lat, lon], zoom_start=zoom, tiles=None, control_scale=True,
                    prefer_canvas=True)

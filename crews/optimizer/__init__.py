@@ -16,7 +16,6 @@ exploration level 5 to the end. Pure Python: no database.
 
 import time
 
-from crews.optimizer import engine_pyvrp, engine_vroom
 from crews.optimizer.problem import Job, Problem, ProblemError, Vehicle, problem_parse
 from crews.optimizer.solution import (
     REASON_NO_FIT,
@@ -42,6 +41,10 @@ def optimize(problem: dict, *, budget_s: float | None = None, engine: str | None
                            "engine")
     if budget_s is not None and budget_s <= 0:
         raise ProblemError("must be positive", "budget_s")
+    # The engines (and the numerical libraries under them, pandas among them) are loaded by
+    # the first solve, not with the app: a web worker that plans no route stays small.
+    from crews.optimizer import engine_pyvrp, engine_vroom
+
     started = time.perf_counter()
     model = problem_parse(problem)
     reasons = unserviceable_reasons(model)
@@ -60,6 +63,8 @@ def optimize(problem: dict, *, budget_s: float | None = None, engine: str | None
 
 
 def engine_choose(model: Problem, budget_s: float | None) -> str:
+    from crews.optimizer import engine_pyvrp
+
     if budget_s is None or budget_s < PYVRP_MIN_BUDGET_S or not engine_pyvrp.supports(model):
         return ENGINE_VROOM
     return ENGINE_PYVRP
