@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # scripts run as `python benchmarks/x.py`
     sys.path.insert(0, str(REPO))
+# Such a script has benchmarks/ on its path too, where channels.py would shadow the
+# `channels` package (Django Channels, used when the code publishes live events).
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "benchmarks"]
 
 # Each benchmark has a database of its own (intake and clustering can run side by side);
 # BENCH_DATABASE_URL overrides the whole URL for all of them.

@@ -26,6 +26,7 @@ BENCHMARKS = {
     "city_dispatch": ([], ["--incidents", "200", "--crews", "10"]),
     "snow_coverage": ([], ["--incidents", "5"]),
     "console": ([], ["--sizes", "2000", "--loads", "2", "--moves", "10", "--reports", "10"]),
+    "stats": ([], ["--reports", "20000", "--days", "60", "--samples", "5"]),
 }
 # Entries that run another entry's script with other arguments.
 SCRIPTS = {"route_quality_fast": "route_quality"}
