@@ -78,6 +78,9 @@ def test_a_chat_files_a_report_that_appears_live_and_resolving_it_answers_there(
 
     assert _wait(lambda: any("is now: resolved" in str(s["body"])
                              for s in fake_providers.sent_to(scenario)))
+    # The provider has the message a moment before the worker records it as sent.
+    assert _wait(lambda: Notification.objects.filter(update__to_status="resolved",
+                                                     state="sent").exists())
     resolved = Notification.objects.get(update__to_status="resolved")
     assert (resolved.channel, resolved.state, resolved.recipient) == (scenario, "sent", sender)
 
