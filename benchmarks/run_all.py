@@ -27,6 +27,8 @@ BENCHMARKS = {
     "snow_coverage": ([], ["--incidents", "5"]),
     "console": ([], ["--sizes", "2000", "--loads", "2", "--moves", "10", "--reports", "10"]),
     "stats": ([], ["--reports", "20000", "--days", "60", "--samples", "5"]),
+    "alerts": ([], ["--subscribers", "5000"]),
+    "plow_matching": ([], ["--plows", "4", "--hours", "2"]),
 }
 # Entries that run another entry's script with other arguments.
 SCRIPTS = {"route_quality_fast": "route_quality"}

@@ -7,7 +7,8 @@ from django.contrib.postgres.fields import ArrayField, RangeOperators
 from django.db.models import F, Func, Q
 from django.utils.translation import gettext_lazy as _
 
-from incidents.models import Department, Incident
+from gis.models import ServiceArea
+from incidents.models import Category, Department, Incident
 
 SKILLS = [
     ("plow", _("snow plow")),
@@ -196,3 +197,73 @@ class CrewAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_id}: {self.action}"
+
+
+class EmergencyMode(models.Model):
+    """Storm mode: a manager's declaration that a hazard hits a service area from `starts_at`
+    to `ends_at`. While it runs, the hazard's categories come first and weigh more, and intake
+    of the paused categories is refused. It is active when started, not ended, not cancelled
+    and not yet past `ends_at` (readers check the time themselves; the beat task only records
+    the end). Two live modes of one area never overlap (an exclusion constraint)."""
+
+    class Hazard(models.TextChoices):
+        SNOW_STORM = "snow_storm", _("snow storm")
+        FLOOD = "flood", _("flood")
+        WIND_STORM = "wind_storm", _("wind storm")
+        HEAT_WAVE = "heat_wave", _("heat wave")
+        OTHER = "other", _("other hazard")
+
+    area = models.ForeignKey(ServiceArea, on_delete=models.PROTECT,
+                             related_name="emergency_modes")
+    hazard = models.CharField(max_length=20, choices=Hazard.choices)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    categories = models.ManyToManyField(
+        Category, related_name="+", blank=True,
+        help_text=_("The hazard's categories: shown first, their priority raised."))
+    paused_categories = models.ManyToManyField(
+        Category, related_name="+", blank=True,
+        help_text=_("Categories whose new reports are refused while the mode runs."))
+    priority_bonus = models.PositiveSmallIntegerField(
+        default=20, help_text=_("Added to the priority of the hazard's open incidents."))
+    message_en = models.TextField(_("message (English)"))
+    message_ar = models.TextField(_("message (Arabic)"), blank=True)
+    message_fa = models.TextField(_("message (Persian)"), blank=True)
+    pause_message_en = models.TextField(_("pause message (English)"), blank=True)
+    pause_message_ar = models.TextField(_("pause message (Arabic)"), blank=True)
+    pause_message_fa = models.TextField(_("pause message (Persian)"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, blank=True, related_name="+")
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                     null=True, blank=True, related_name="+")
+    # Set once the mode has run out by itself (the beat task): priorities were put back.
+    ended_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("storm mode")
+        verbose_name_plural = _("storm modes")
+        ordering = ["-starts_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")),
+                                   name="emergency_ends_after_start"),
+            ExclusionConstraint(
+                name="emergency_no_overlap_per_area",
+                expressions=[(TsTzRange("starts_at", "ends_at"), RangeOperators.OVERLAPS),
+                             ("area", RangeOperators.EQUAL)],
+                condition=Q(cancelled_at__isnull=True),
+                violation_error_message=_("Another storm mode of this area overlaps that "
+                                          "time; end it first."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_hazard_display()} {self.area_id} {self.starts_at:%Y-%m-%d %H:%M}"
+
+    def message_in(self, language: str) -> str:
+        return getattr(self, f"message_{language[:2]}", "") or self.message_en
+
+    def pause_message_in(self, language: str) -> str:
+        return getattr(self, f"pause_message_{language[:2]}", "") or self.pause_message_en

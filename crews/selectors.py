@@ -66,3 +66,13 @@ def plan_list_by_ids(plan_ids: list[int]) -> QuerySet[RoutePlan]:
     return (RoutePlan.objects.filter(pk__in=plan_ids).select_related("crew")
             .prefetch_related(Prefetch("stops", queryset=_stops_in_order()))
             .order_by("crew__code"))
+
+
+def plow_map_cached(kind: str) -> dict | None:
+    """The plow map's cached document ("edges" or "vehicles"): {"body", "etag",
+    "generated_at"}, or None before the first build. Never queries the database."""
+    from django.core.cache import cache
+
+    from crews.services.plowmap import CACHE_EDGES, CACHE_VEHICLES
+
+    return cache.get({"edges": CACHE_EDGES, "vehicles": CACHE_VEHICLES}[kind])

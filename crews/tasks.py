@@ -27,3 +27,28 @@ def positions_purge_task() -> int:
     from crews.services.positions import positions_purge
 
     return positions_purge(older_than=timedelta(days=settings.RASAD_POSITION_RETENTION_DAYS))
+
+
+@shared_task
+def storm_modes_sweep_task() -> int:
+    """Storm modes end by themselves at their end time; priorities follow the modes."""
+    from crews.services.storm import emergency_modes_sweep
+
+    return emergency_modes_sweep()
+
+
+@shared_task
+def plow_passes_match_task() -> dict:
+    """Winter crews' new GPS pings to road passes (beat, every minute); idempotent."""
+    from crews.services.plowmap import plow_passes_match
+
+    run = plow_passes_match()
+    return {"crews": run.crews, "pings": run.pings, "passes": run.passes}
+
+
+@shared_task
+def plow_map_refresh_task() -> dict:
+    """The public plow map's cached GeoJSON (beat, every minute)."""
+    from crews.services.plowmap import plow_map_refresh
+
+    return plow_map_refresh()

@@ -154,3 +154,58 @@ class Street(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RoadPass(models.Model):
+    """A vehicle drove a road edge doing a winter task, from its GPS trace (gis.matching).
+
+    `edge_id` is a `RoadEdge` id of `network`'s import: no foreign key, since an import
+    replaces the edge table (passes of older networks stay, and the plow map skips them).
+    `crew_id` likewise names a crew without this app knowing crews; the public never sees
+    it (see `vehicle_id` in crews.services.plowmap)."""
+
+    class Task(models.TextChoices):
+        PLOWING = "plowing", _("plowing")
+        SALTING = "salting", _("salting and anti-slip")
+
+    network = models.ForeignKey(RoadNetwork, on_delete=models.CASCADE, related_name="passes")
+    edge_id = models.BigIntegerField()
+    crew_id = models.BigIntegerField()
+    task = models.CharField(max_length=12, choices=Task.choices)
+    forward = models.BooleanField(help_text=_("Along the edge's geometry (source to target)"))
+    passed_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("road pass")
+        verbose_name_plural = _("road passes")
+        constraints = [
+            models.UniqueConstraint(fields=["crew_id", "edge_id", "task", "passed_at"],
+                                    name="road_pass_once"),
+        ]
+        indexes = [
+            models.Index(fields=["network", "edge_id", "task", "-passed_at"],
+                         name="road_pass_latest"),
+            models.Index(fields=["passed_at"], name="road_pass_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"edge {self.edge_id} {self.task} by {self.crew_id} @ {self.passed_at:%H:%M}"
+
+
+class TraceWatermark(models.Model):
+    """How far one vehicle's GPS pings have been matched: the last ping id read, and the
+    edge it was last on (so a drive split across two runs is one pass, not two)."""
+
+    crew_id = models.BigIntegerField(unique=True)
+    last_position_id = models.BigIntegerField(default=0)
+    last_edge_id = models.BigIntegerField(null=True, blank=True)
+    last_forward = models.BooleanField(null=True, blank=True)
+    last_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("GPS trace watermark")
+
+    def __str__(self) -> str:
+        return f"crew {self.crew_id} to ping {self.last_position_id}"

@@ -11,6 +11,8 @@ from django.contrib.gis import admin as gis_admin
 from django.utils.translation import gettext_lazy as _
 
 from incidents.models import (
+    Agency,
+    AlertSubscription,
     Category,
     CategoryAttribute,
     ChannelContact,
@@ -20,9 +22,13 @@ from incidents.models import (
     InboxItem,
     Incident,
     IncidentUpdate,
+    Meeting,
+    MeetingNeed,
+    Notice,
     Notification,
     Open311Client,
     Photo,
+    Referral,
     Report,
     RoutingRule,
     Survey,
@@ -249,3 +255,70 @@ class WorkCalendarAdmin(admin.ModelAdmin):
 
         business_days_layout(calendar=form.instance)
         stats_rebuild(area=form.instance.area)
+
+
+# -- Outside agencies and referrals (issue 10) ---------------------------------------------
+
+@admin.register(Agency)
+class AgencyAdmin(admin.ModelAdmin):
+    list_display = ["code", "name_en", "name_ar", "name_fa", "email", "open311_endpoint",
+                    "answer_due_days", "active"]
+    list_filter = ["active"]
+    search_fields = ["code", "name_en", "name_ar", "name_fa"]
+    filter_horizontal = ["departments", "categories"]
+    readonly_fields = ["updates_polled_until"]
+    fieldsets = [
+        (None, {"fields": ["code", "name_en", "name_ar", "name_fa", "active",
+                           "departments", "categories", "answer_due_days"]}),
+        (_("By email"), {"fields": ["email"]}),
+        (_("By Open311 (GeoReport v2)"), {"fields": [
+            "open311_endpoint", "open311_api_key", "open311_jurisdiction_id",
+            "service_code_map", "default_service_code", "updates_polled_until"]}),
+    ]
+
+
+@admin.register(Referral)
+class ReferralAdmin(ReadOnlyAdmin):
+    list_display = ["incident", "agency", "method", "state", "external_id", "referred_at",
+                    "answered_at"]
+    list_filter = ["state", "method", "agency"]
+    search_fields = ["reference", "external_id", "incident__pk"]
+
+
+@admin.register(AlertSubscription)
+class AlertSubscriptionAdmin(ReadOnlyAdmin):
+    """Read-only: subscribers change their own through their link."""
+
+    list_display = ["pk", "scope", "district", "frequency", "language", "state", "created_at"]
+    list_filter = ["state", "scope", "frequency", "language", "district"]
+    search_fields = ["contact__external_id"]
+
+
+@admin.register(Notice)
+class NoticeAdmin(ReadOnlyAdmin):
+    """Read-only: notices are published through POST /api/v1/alerts/notices/, which fans
+    them out to the subscribers."""
+
+    list_display = ["pk", "kind", "title_en", "title_ar", "title_fa", "starts_at", "ends_at",
+                    "fanned_out_count"]
+    list_filter = ["kind", "districts"]
+
+
+class MeetingNeedInline(admin.TabularInline):
+    model = MeetingNeed
+    extra = 0
+    fields = ["text", "report", "category", "status", "answered", "answer"]
+    readonly_fields = ["report"]
+
+
+@admin.register(Meeting)
+class MeetingAdmin(admin.ModelAdmin):
+    """Town-hall meetings and the needs raised in them (recorded from the console's
+    Meetings page; corrected here)."""
+
+    list_display = ["held_at", "district", "sector", "place", "attendance", "summary_sent_at"]
+    list_filter = ["district"]
+    date_hierarchy = "held_at"
+    filter_horizontal = ["departments", "agencies"]
+    readonly_fields = ["created_by", "summary_sent_at"]
+    inlines = [MeetingNeedInline]

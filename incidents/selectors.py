@@ -41,7 +41,8 @@ def category_get(code: str) -> Category | None:
 def report_list_public() -> QuerySet[Report]:
     ready_photos = Prefetch("photos", queryset=Photo.objects.filter(state=Photo.State.READY))
     return (Report.objects.only(*PUBLIC_REPORT_FIELDS)
-            .select_related("category", "incident", "district", "department")
+            .select_related("category", "incident", "district", "department",
+                            "incident__referred_to")
             .prefetch_related(ready_photos))
 
 

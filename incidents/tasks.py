@@ -156,3 +156,60 @@ def monthly_report_mail_task(*, month: str = "", resend: bool = False) -> dict:
             return {"month": "", "sent": 0}
         month = previous_month(today)
     return monthly_report_mail(month=month, resend=resend)
+
+
+@shared_task
+def referral_send_task(*, referral_id: int) -> str:
+    """Send one referral to its agency (retries are the sweep's: the row keeps its time)."""
+    from incidents.services.referrals import referral_send
+
+    return referral_send(referral_id=referral_id)
+
+
+@shared_task
+def referrals_sweep_task() -> dict:
+    """Referrals: send what is due (new, retries, tokens), poll the Open311 agencies for
+    answers, chase the late ones."""
+    from incidents.services.referrals import (
+        agencies_poll,
+        referral_send,
+        referrals_chase_due,
+        referrals_due_ids,
+    )
+
+    sent = [referral_send(referral_id=pk) for pk in referrals_due_ids()]
+    return {"sent": len(sent), "polled": agencies_poll(), "chased": referrals_chase_due()}
+
+
+@shared_task
+def alerts_immediate_task() -> int:
+    """Area alerts of new and resolved incidents to the immediate subscribers."""
+    from incidents.services.alerts import alerts_queue_immediate
+
+    return alerts_queue_immediate()
+
+
+@shared_task
+def alerts_digest_task() -> int:
+    from incidents.services.alerts import alerts_queue_digests
+
+    return alerts_queue_digests()
+
+
+@shared_task(acks_late=True)
+def notice_fan_out_task(*, notice_id: int) -> int:
+    """A notice to its subscribers: one INSERT … SELECT, idempotent (unique dedupe keys)."""
+    from incidents.services.alerts import notice_fan_out
+
+    return notice_fan_out(notice_id=notice_id)
+
+
+@shared_task(acks_late=True)
+def notifications_send_batch_task(*, dedupe_prefix: str) -> int:
+    """Send a bounded batch of alert/notice rows; queue the next batch while they last."""
+    from incidents.services.alerts import SEND_BATCH, notifications_send_batch
+
+    sent = notifications_send_batch(dedupe_prefix=dedupe_prefix)
+    if sent >= SEND_BATCH:
+        notifications_send_batch_task.delay(dedupe_prefix=dedupe_prefix)
+    return sent

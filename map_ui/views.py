@@ -9,6 +9,7 @@ from django.views.decorators.cache import cache_control
 
 from gis.models import ServiceArea
 from map_ui.maps import leaflet_map
+from map_ui.storm import storm_citizen_context
 from ops.roles import Role, user_has_role
 
 
@@ -41,6 +42,7 @@ def home(request):
     context = page_context(request, zoom=15, max_photos=settings.RASAD_PHOTOS_PER_REPORT,
                            max_description=settings.RASAD_DESCRIPTION_MAX_CHARS)
     context["config"]["map"] = context["map"].name
+    context["storm"], context["config"]["storm"] = storm_citizen_context()
     return render(request, "map_ui/report.html", context)
 
 

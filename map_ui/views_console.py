@@ -13,6 +13,7 @@ from incidents.models import OPEN_STATUSES, Channel, Status
 from incidents.selectors import category_list_active
 from incidents.selectors_map import POINTS_CAP, POINTS_ZOOM
 from map_ui.api_console import CONSOLE_ROLES
+from map_ui.storm import storm_console_context
 from map_ui.views import page_context
 from ops.roles import Role, user_has_role
 
@@ -40,4 +41,5 @@ def console(request):
         "channels": [{"code": c.value, "name": str(c.label)} for c in Channel],
         "urls": {"map": "/api/v1/map/incidents/", "live": "/ws/live/"},
     }
+    context["storm"] = storm_console_context(can_switch=user_has_role(user, Role.MANAGER))
     return render(request, "map_ui/console.html", context)

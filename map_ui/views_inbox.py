@@ -1,6 +1,7 @@
-"""The verification inbox and the call-taker's desk: console pages for intake agents.
+"""The verification inbox, the call-taker's desk and town-hall meetings: console pages for
+intake agents.
 
-Both are shells over the REST API (/api/v1/inbox/…, /api/v1/desk/caller/, /api/v1/geocode/,
+All are shells over the REST API (/api/v1/inbox/…, /api/v1/desk/caller/, /api/v1/geocode/,
 /api/v1/incidents/nearby/, /api/v1/reports/, /api/v1/incidents/<id>/join/); the inbox also
 listens on /ws/live/ for `inbox.updated` events."""
 
@@ -9,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
+from gis.models import District
 from incidents.models import Channel, InboxItem, Provider
 from incidents.selectors import category_list_active
 from map_ui.views import page_context
@@ -68,3 +70,31 @@ def desk(request):
         urls={"caller": "/api/v1/desk/caller/", "geocode": "/api/v1/geocode/",
               "nearby": "/api/v1/incidents/nearby/", "reports": "/api/v1/reports/",
               "join": "/api/v1/incidents/{id}/join/"})
+
+
+@never_cache
+@login_required
+def meetings(request):
+    """Town-hall meetings: record one, and the needs its residents raise, one line each."""
+    from incidents.api.meetings import MEETING_ROLES
+    from incidents.models import Agency, Department, MeetingNeed
+
+    if not user_has_role(request.user, *MEETING_ROLES):
+        raise PermissionDenied
+    from django.utils import translation
+
+    language = translation.get_language()
+    context = page_context(request, zoom=14)
+    area = context["config"].get("area_bounds")
+    context["config"] |= {
+        "map": context["map"].name, "username": request.user.get_username(),
+        "categories": _categories(language), "has_area": bool(area),
+        "districts": [{"code": d.code, "name": d.name_in(language)}
+                      for d in District.objects.order_by("code")],
+        "departments": [{"code": d.code, "name": d.name_in(language)}
+                        for d in Department.objects.order_by("code")],
+        "agencies": [{"code": a.code, "name": a.name_in(language)}
+                     for a in Agency.objects.filter(active=True).order_by("code")],
+        "need_statuses": [{"code": s.value, "name": str(s.label)} for s in MeetingNeed.Status],
+        "urls": {"meetings": "/api/v1/meetings/", "geocode": "/api/v1/geocode/"}}
+    return render(request, "map_ui/meetings.html", context)

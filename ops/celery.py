@@ -24,9 +24,22 @@ app.conf.beat_schedule = {
         "task": "incidents.tasks.notifications_sweep_task",
         "schedule": float(os.environ.get("RASAD_NOTIFY_SWEEP_S", "60")),
     },
+    # The public plow map: pings matched to road passes, then its cached GeoJSON rebuilt.
+    "plow-passes-match": {
+        "task": "crews.tasks.plow_passes_match_task",
+        "schedule": 60.0,
+    },
+    "plow-map-refresh": {
+        "task": "crews.tasks.plow_map_refresh_task",
+        "schedule": 60.0,
+    },
     "positions-purge": {
         "task": "crews.tasks.positions_purge_task",
         "schedule": 3600.0,
+    },
+    "storm-modes-sweep": {
+        "task": "crews.tasks.storm_modes_sweep_task",
+        "schedule": 60.0,
     },
     "photos-fetch-sweep": {
         "task": "incidents.tasks.photo_fetch_sweep_task",
@@ -70,5 +83,20 @@ app.conf.beat_schedule = {
     "email-imap-poll": {
         "task": "incidents.tasks.email_imap_poll_task",
         "schedule": float(os.environ.get("RASAD_IMAP_EVERY_S", "60")),
+    },
+    # Referrals to outside agencies: send, poll their Open311 answers, chase late ones.
+    "referrals-sweep": {
+        "task": "incidents.tasks.referrals_sweep_task",
+        "schedule": float(os.environ.get("RASAD_REFERRAL_SWEEP_S", "300")),
+    },
+    # Area alerts: new and resolved incidents to immediate subscribers every minute; the
+    # daily digest at RASAD_ALERT_DIGEST_HOUR (UTC).
+    "alerts-immediate": {
+        "task": "incidents.tasks.alerts_immediate_task",
+        "schedule": float(os.environ.get("RASAD_ALERT_SWEEP_S", "60")),
+    },
+    "alerts-digest": {
+        "task": "incidents.tasks.alerts_digest_task",
+        "schedule": crontab(minute=0, hour=int(os.environ.get("RASAD_ALERT_DIGEST_HOUR", "5"))),
     },
 }

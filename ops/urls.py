@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/v1/", include("crews.api.field_urls")),
     path("api/v1/", include("crews.api.urls")),
     path("open311/v2/", include("incidents.api.open311_urls")),
+    path("alerts/", include("crews.api.alerts_urls")),  # storm mode: CAP 1.2 and Atom
     path("", include("incidents.channels.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}),

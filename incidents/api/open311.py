@@ -212,7 +212,11 @@ def _service_request(report: Report, request, language: str, *, extensions: bool
         "service_name": report.category.name_in(language),
         "service_code": report.category.code,
         "description": report.description,
-        "agency_responsible": report.department.name_in(language),
+        # While an outside agency has it, that agency is the one responsible.
+        "agency_responsible": (report.incident.referred_to.name_in(language)
+                               if report.status == Status.REFERRED
+                               and report.incident.referred_to_id
+                               else report.department.name_in(language)),
         "service_notice": None,
         "requested_datetime": w3c(report.created_at),
         "updated_datetime": w3c(report.updated_at),

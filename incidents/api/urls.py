@@ -1,7 +1,17 @@
 from django.urls import path
 from rest_framework.authtoken.views import obtain_auth_token
 
-from incidents.api import desk, feedback, inbox, publish, survey, views
+from incidents.api import (
+    alerts,
+    desk,
+    feedback,
+    inbox,
+    meetings,
+    publish,
+    referrals,
+    survey,
+    views,
+)
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
@@ -23,6 +33,12 @@ urlpatterns = [
     path("incidents/<int:pk>/merge/", views.IncidentMergeApi.as_view(), name="incident-merge"),
     path("incidents/<int:pk>/split/", views.IncidentSplitApi.as_view(), name="incident-split"),
     path("incidents/<int:pk>/join/", views.IncidentJoinApi.as_view(), name="incident-join"),
+    path("incidents/<int:pk>/refer/", referrals.IncidentReferApi.as_view(),
+         name="incident-refer"),
+    path("agencies/", referrals.AgencyListApi.as_view(), name="agency-list"),
+    path("referrals/", referrals.ReferralListApi.as_view(), name="referral-list"),
+    path("referrals/answer/<str:reference>/", referrals.ReferralAnswerApi.as_view(),
+         name="referral-answer"),
     path("inbox/", inbox.InboxListApi.as_view(), name="inbox-list"),
     path("inbox/<int:pk>/", inbox.InboxItemApi.as_view(), name="inbox-item"),
     path("inbox/<int:pk>/file/", inbox.InboxItemFileApi.as_view(), name="inbox-file"),
@@ -31,6 +47,22 @@ urlpatterns = [
     path("contacts/<int:pk>/block/", inbox.ContactBlockApi.as_view(), name="contact-block"),
     path("contacts/<int:pk>/unblock/", inbox.ContactUnblockApi.as_view(),
          name="contact-unblock"),
+    path("meetings/", meetings.MeetingListApi.as_view(), name="meeting-list"),
+    path("meetings/<int:pk>/", meetings.MeetingDetailApi.as_view(), name="meeting-detail"),
+    path("meetings/<int:pk>/needs/", meetings.MeetingNeedApi.as_view(), name="meeting-needs"),
+    path("meetings/<int:pk>/needs/<int:need_id>/status/",
+         meetings.MeetingNeedStatusApi.as_view(), name="meeting-need-status"),
+    path("meetings/<int:pk>/photos/", meetings.MeetingPhotoApi.as_view(),
+         name="meeting-photos"),
+    path("meetings/<int:pk>/summary/send/", meetings.MeetingSummarySendApi.as_view(),
+         name="meeting-summary-send"),
     path("desk/caller/", desk.CallerLookupApi.as_view(), name="desk-caller"),
     path("geocode/", desk.GeocodeApi.as_view(), name="geocode"),
+    path("alerts/subscriptions/", alerts.AlertSubscribeApi.as_view(), name="alert-subscribe"),
+    path("alerts/subscriptions/<str:token>/", alerts.AlertSubscriptionApi.as_view(),
+         name="alert-subscription"),
+    path("alerts/confirm/<str:token>/", alerts.AlertConfirmApi.as_view(), name="alert-confirm"),
+    path("alerts/unsubscribe/<str:token>/", alerts.AlertUnsubscribeApi.as_view(),
+         name="alert-unsubscribe"),
+    path("alerts/notices/", alerts.NoticeListApi.as_view(), name="alert-notices"),
 ]

@@ -164,6 +164,12 @@ class ReportTrackApi(APIView):
                          "location": {"type": "Point",
                                       "coordinates": [incident.location.x, incident.location.y]}},
             "rejected_reason": report.rejected_reason,
+            # Which outside agency has it and since when, while it is with one.
+            "referral": ({"agency": incident.referred_to.name_in(),
+                          "agency_code": incident.referred_to.code,
+                          "since": incident.referred_at}
+                         if incident.status == Status.REFERRED and incident.referred_to_id
+                         else None),
             "photos": PhotoOutput(report.photos.all(), many=True,
                                   context={"request": request}).data,
             "timeline": TimelineEntryOutput(selectors.incident_timeline_public(incident),

@@ -29,6 +29,7 @@ from django.contrib.gis.geos import Point
 from django.utils import timezone, translation
 from rapidfuzz import fuzz, process
 
+from crews.exceptions import IntakePaused
 from gis.areas import place_point
 from gis.geocode import coordinates_parse, fold, places_find, street_near
 from gis.models import District, ServiceArea
@@ -62,10 +63,26 @@ class Reply:
 
 
 def category_options(language: str) -> list[dict]:
-    """The active categories, grouped, "other" last, named in the citizen's language."""
+    """The active categories, grouped, "other" last, named in the citizen's language. In
+    storm mode the hazard's categories come first and paused ones are left out."""
+    from crews.selectors_storm import emergency_mode_get_active, storm_categories_first
+
     categories = sorted(Category.objects.filter(active=True),
                         key=lambda c: (c.code == "other", c.group, c.name_in(language)))
+    mode = emergency_mode_get_active()
+    if mode is not None:
+        paused = {c.pk for c in mode.paused_categories.all()}
+        categories = storm_categories_first([c for c in categories if c.pk not in paused],
+                                            mode=mode)
     return [{"id": f"cat:{c.code}", "title": c.name_in(language)} for c in categories]
+
+
+def storm_note(language: str) -> str | None:
+    """The storm mode's message, said before the category question while a mode runs."""
+    from crews.selectors_storm import emergency_mode_get_active
+
+    mode = emergency_mode_get_active()
+    return mode.message_in(language) if mode is not None else None
 
 
 def _required_questions(category: Category) -> list[CategoryAttribute]:
@@ -418,6 +435,10 @@ class Dialogue:
         if category is None:  # none chosen yet, or the city retired it meanwhile
             data.pop("category", None)
             self._state(S.CATEGORY)
+            note = storm_note(self.language)
+            if note and not data.get("storm_noted"):
+                data["storm_noted"] = True
+                self.notes.append(note)
             self._ask(texts.ask_category(), category_options(self.language))
             return
         question = self._next_question(category)
@@ -567,6 +588,13 @@ class Dialogue:
         except OutsideServiceArea as exc:
             data.pop("lon", None)
             data.pop("lat", None)
+            self.notes.append(exc.message)
+            self._advance()
+            return
+        except IntakePaused as exc:
+            # Storm mode paused this category meanwhile: say why, ask the category again.
+            data.pop("category", None)
+            data.pop("answers", None)
             self.notes.append(exc.message)
             self._advance()
             return

@@ -330,6 +330,11 @@ def message_handle(*, contact: ChannelContact, message: InboundMessage, provider
             return []
         with translation.override(language):
             return [Reply(texts.started())]
+    if command == "alerts":
+        from incidents.services.alerts import alert_subscription_from_channel
+
+        with translation.override(language):
+            return [Reply(alert_subscription_from_channel(contact=contact, language=language))]
     conversation = _conversation_open(contact, now)
     if conversation is None or message.choice.startswith(SURVEY_CHOICE):
         # A survey's answer first: its buttons at any time, a number or a word while it asks.

@@ -37,6 +37,10 @@ COMMANDS = {
     "fixed": {"fixed", "done", "solved", "تم", "تم الاصلاح", "تم الحل", "انجام شد",
               "درست شد", "حل شد"},
 }
+# Area alerts where the citizen's last report was (incidents.services.alerts).
+COMMANDS["alerts"] = {fold(word) for word in (
+    "alerts", "/alerts", "alert", "تنبيهات", "تنبيه", "اشعارات", "هشدار", "هشدارها",
+    "اطلاعیه", "اطلاعیه ها")}
 # Words of one language only, among the commands and greetings: an answer to "إلغاء" is in
 # Arabic, to "لغو" in Persian, whatever the letters say.
 WORD_LANGUAGE = {

@@ -1,6 +1,7 @@
 """The incidents app's tables: the core (departments, categories, reports, incidents, photos,
 history, the outbox) and the messaging channels (contacts, messages, conversations, inbox)."""
 
+from incidents.models.alerts import AlertSubscription, Notice
 from incidents.models.channels import (
     ChannelContact,
     Conversation,
@@ -31,6 +32,8 @@ from incidents.models.core import (
     photo_path,
     thumb_path,
 )
+from incidents.models.meetings import Meeting, MeetingNeed, MeetingPhoto
+from incidents.models.referrals import Agency, Referral, ReferralAnswer, ReferralChase
 from incidents.models.stats import (
     BusinessDay,
     Holiday,
@@ -45,6 +48,8 @@ from incidents.models.stats import (
 __all__ = [
     "CLUSTERABLE_STATUSES",
     "OPEN_STATUSES",
+    "Agency",
+    "AlertSubscription",
     "BusinessDay",
     "Category",
     "CategoryAttribute",
@@ -59,10 +64,17 @@ __all__ = [
     "Incident",
     "IncidentQuerySet",
     "IncidentUpdate",
+    "Meeting",
+    "MeetingNeed",
+    "MeetingPhoto",
+    "Notice",
     "Notification",
     "Open311Client",
     "Photo",
     "Provider",
+    "Referral",
+    "ReferralAnswer",
+    "ReferralChase",
     "Report",
     "ReportQuerySet",
     "RoutingRule",

@@ -144,10 +144,13 @@ class Status(models.TextChoices):
     REJECTED = "rejected", _("rejected")
     MERGED = "merged", _("merged")
     REOPENED = "reopened", _("reopened")
+    # With an outside agency (Incident.referred_to) that owns the problem; still open.
+    REFERRED = "referred", _("referred to another agency")
 
 
 OPEN_STATUSES = (
     Status.NEW, Status.VERIFIED, Status.ASSIGNED, Status.EN_ROUTE, Status.ON_SITE, Status.REOPENED,
+    Status.REFERRED,
 )
 # Incidents the periodic re-cluster may merge: not yet with a crew. (A new report joins any
 # open incident, a crew's included: the reporter then follows that crew's work.)
@@ -201,6 +204,11 @@ class Incident(models.Model):
     # Staff choose to publish an incident's description in the open data (citizens' own
     # words may name people or places they would not want public).
     publish_description = models.BooleanField(default=False, db_default=False)
+    # The outside agency it was last referred to, and when (kept after it comes back).
+    # Unindexed: only deleting an agency looks incidents up by it (referrals have their own).
+    referred_to = models.ForeignKey("Agency", on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="incidents", db_index=False)
+    referred_at = models.DateTimeField(null=True, blank=True)
     # Bumped on every change; phones send it back so a stale update is refused.
     version = models.PositiveIntegerField(default=1)
     first_reported_at = models.DateTimeField()
@@ -429,6 +437,13 @@ class Notification(models.Model):
         AGENT = "agent", _("answer from an agent")
         RECEIPT = "receipt", _("tracking code of a report taken by an agent")
         SURVEY = "survey", _("satisfaction survey")
+        # Area alerts and notices (incidents.models.alerts).
+        ALERT = "alert", _("area alert")
+        DIGEST = "digest", _("daily digest of area alerts")
+        NOTICE = "notice", _("notice from the city")
+        SUBSCRIBE = "subscribe", _("confirmation of an alert subscription")
+        # The summary of a town-hall meeting (incidents.models.meetings).
+        MEETING = "meeting", _("summary of a town-hall meeting")
 
     class State(models.TextChoices):
         PENDING = "pending", _("waiting to be sent")

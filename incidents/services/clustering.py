@@ -94,12 +94,17 @@ def incidents_recluster() -> ReclusterResult:
 
 
 def incidents_reprioritize(*, batch_size: int = 2000) -> int:
-    """Recompute priority of open incidents: age against the SLA grows with time."""
+    """Recompute priority of open incidents: age against the SLA grows with time, and an
+    active storm mode raises its hazard's categories."""
+    from crews.selectors_storm import storm_priority_bonuses  # crews depends on incidents
+
     now = timezone.now()
+    bonuses = storm_priority_bonuses(now=now)
     changed = 0
     queryset = (Incident.objects.open().select_related("category")
-                .only("pk", "severity", "report_count", "first_reported_at", "priority",
-                      "status", "category__sla_hours").order_by("pk"))
+                .only("pk", "area_id", "category_id", "severity", "report_count",
+                      "first_reported_at", "priority", "status", "category__sla_hours")
+                .order_by("pk"))
     last_pk = 0
     while True:
         batch = list(queryset.filter(pk__gt=last_pk)[:batch_size])
@@ -111,7 +116,9 @@ def incidents_reprioritize(*, batch_size: int = 2000) -> int:
             score = priority_score(severity=incident.severity, report_count=incident.report_count,
                                    first_reported_at=incident.first_reported_at,
                                    sla_hours=incident.category.sla_hours, now=now,
-                                   reopened=incident.status == Status.REOPENED)
+                                   reopened=incident.status == Status.REOPENED,
+                                   emergency_bonus=bonuses.get(
+                                       (incident.area_id, incident.category_id), 0.0))
             if score != incident.priority:
                 incident.priority = score
                 dirty.append(incident)

@@ -303,7 +303,10 @@ def report_validate(data: ReportInput, *, joining: bool = False) -> _Checked:
     if len(name) > 200:
         errors.setdefault("name", []).append(_("The name is too long (200 characters at most)."))
     # Someone joining an incident ("me too") is not asked its questions again.
-    attributes = attributes_clean(category, data.attributes or {}, errors, require=not joining)
+    # A need written down in a town-hall meeting is recorded as said: the category's
+    # questions are answered when they are known, not required.
+    attributes = attributes_clean(category, data.attributes or {}, errors,
+                                  require=not joining and data.channel != Channel.MEETING)
     if len(data.photos) + len(data.media_urls) > MAX_PHOTOS:
         errors.setdefault("photos", []).append(
             _("A report can have at most %(n)s photos.") % {"n": MAX_PHOTOS})
@@ -417,6 +420,9 @@ def report_submit(*, data: ReportInput, user=None, submitted_by=None, api_client
     same moment end in one incident. `join` given means "me too": join that incident.
     """
     checked = report_validate(data, joining=join is not None)
+    from crews.selectors_storm import storm_intake_check  # crews depends on incidents
+
+    storm_intake_check(category=checked.category, lon=checked.lon, lat=checked.lat)
     if api_client:
         scope = f"c{api_client.pk}"
     elif submitted_by:
@@ -469,6 +475,7 @@ def report_submit(*, data: ReportInput, user=None, submitted_by=None, api_client
     if stored.outcome == "closed":
         raise Conflict(_("This incident is no longer open; please file a new report."))
     # The report knows its photos, as if prefetched: showing it reads nothing back.
+    priority = _storm_priority(category, stored)
     known = Photo.objects.all()
     known._result_cache, known._prefetch_done = photos, True
     report._prefetched_objects_cache = {"photos": known}
@@ -476,8 +483,21 @@ def report_submit(*, data: ReportInput, user=None, submitted_by=None, api_client
         kind="incident.created" if stored.incident_report_count == 1 else "incident.updated",
         incident_id=stored.incident_id, status=stored.incident_status,
         lon=stored.incident_lon, lat=stored.incident_lat, category=category.code,
-        report_count=stored.incident_report_count, priority=stored.incident_priority)
+        report_count=stored.incident_report_count, priority=priority)
     return SubmitResult(report=report, created=True)
+
+
+def _storm_priority(category: Category, stored: _Stored) -> float | None:
+    """The incident's priority with what an active storm mode adds to its category (the
+    database function scores without it)."""
+    from crews.selectors_storm import storm_priority_bonus
+
+    bonus = storm_priority_bonus(area_id=stored.area_id, category_id=category.pk)
+    if not bonus or stored.incident_priority is None:
+        return stored.incident_priority
+    priority = round(min(100.0, stored.incident_priority + bonus), 2)
+    Incident.objects.filter(pk=stored.incident_id).update(priority=priority)
+    return priority
 
 
 def _report_stored(report: Report, stored: _Stored, *, lon: float, lat: float) -> None:

@@ -26,7 +26,14 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 # Statuses a reporter hears about; the internal steps in between are not worth a message.
 ANNOUNCED = {Status.VERIFIED, Status.ASSIGNED, Status.EN_ROUTE, Status.ON_SITE,
-             Status.RESOLVED, Status.CLOSED, Status.REJECTED, Status.REOPENED}
+             Status.RESOLVED, Status.CLOSED, Status.REJECTED, Status.REOPENED, Status.REFERRED}
+
+
+def _announced(update: IncidentUpdate) -> bool:
+    # A public note without a status change (an outside agency's answer) is news too; the
+    # services that want it sent queue it themselves (incident_note_add does not).
+    return update.to_status in ANNOUNCED or (not update.to_status and update.public
+                                             and bool(update.note))
 
 
 def _status_label(status: str) -> str:
@@ -36,11 +43,15 @@ def _status_label(status: str) -> str:
 def _message(report: Report, update: IncidentUpdate, incident: Incident) -> tuple[str, str]:
     with translation.override(report.language or "en"):
         category = report.category.name_in(report.language)
+        if not update.to_status:
+            return _news_message(report, update, category)
         subject = _("Your report %(code)s: %(status)s") % {
             "code": report.tracking_code, "status": _status_label(update.to_status)}
         lines = [_("Your report %(code)s (%(category)s) is now: %(status)s.") % {
             "code": report.tracking_code, "category": category,
             "status": _status_label(update.to_status)}]
+        if update.to_status == Status.REFERRED and incident.referred_to_id:
+            lines.append(_referral_line(incident, report.language))
         if update.public and update.note:
             lines.append(_("Note from the city: %(note)s") % {"note": update.note})
         if update.to_status == Status.RESOLVED:
@@ -49,6 +60,23 @@ def _message(report: Report, update: IncidentUpdate, incident: Incident) -> tupl
         lines.append(_("Follow it here: %(url)s") % {
             "url": f"{settings.RASAD_PUBLIC_URL}/track/{report.tracking_code}/"})
         return subject, "\n".join(lines)
+
+
+def _referral_line(incident: Incident, language: str) -> str:
+    from django.utils.formats import date_format
+
+    return _("It is now with %(agency)s, who are responsible for it, since %(date)s.") % {
+        "agency": incident.referred_to.name_in(language),
+        "date": date_format(timezone.localtime(incident.referred_at), "DATE_FORMAT")}
+
+
+def _news_message(report: Report, update: IncidentUpdate, category: str) -> tuple[str, str]:
+    subject = _("Your report %(code)s: news") % {"code": report.tracking_code}
+    lines = [_("News on your report %(code)s (%(category)s): %(note)s") % {
+        "code": report.tracking_code, "category": category, "note": update.note},
+        _("Follow it here: %(url)s") % {
+            "url": f"{settings.RASAD_PUBLIC_URL}/track/{report.tracking_code}/"}]
+    return subject, "\n".join(lines)
 
 
 def notifications_queue_for_update(*, incident: Incident, update: IncidentUpdate) -> int:
@@ -98,7 +126,7 @@ def notifications_queue_for_updates(*, pairs: list[tuple[Incident, IncidentUpdat
     """The outbox rows for many changes at once: one query for the reporters, one for their
     contacts, one insert, and one task per change scheduled for after the commit. Reporters
     who sent STOP, and blocked senders, get nothing."""
-    pairs = [(i, u) for i, u in pairs if u.to_status in ANNOUNCED]
+    pairs = [(i, u) for i, u in pairs if _announced(u)]
     if not pairs:
         return 0
     now = timezone.now()
@@ -120,7 +148,8 @@ def notifications_queue_for_updates(*, pairs: list[tuple[Incident, IncidentUpdat
             options = ([{"id": f"fixed:{report.tracking_code}", "title": _("It is fixed")},
                         {"id": f"broken:{report.tracking_code}", "title": _("Still broken")}]
                        if update.to_status == Status.RESOLVED else [])
-            params = [report.tracking_code, _status_label(update.to_status)]
+            params = [report.tracking_code,
+                      _status_label(update.to_status or incident_of[report.incident_id].status)]
         rows.append(Notification(report=report, update=update, contact=contact,
                                  kind=Notification.Kind.STATUS, channel=contact.provider,
                                  recipient=contact.external_id, language=report.language,

@@ -26,21 +26,25 @@ from incidents.priority import priority_score
 logger = logging.getLogger(__name__)
 S = Status
 ALLOWED_TRANSITIONS: dict[str, tuple[str, ...]] = {
-    S.NEW: (S.VERIFIED, S.REJECTED, S.MERGED),
-    S.VERIFIED: (S.ASSIGNED, S.REJECTED, S.MERGED),
-    S.ASSIGNED: (S.EN_ROUTE, S.ON_SITE, S.VERIFIED),
+    S.NEW: (S.VERIFIED, S.REJECTED, S.MERGED, S.REFERRED),
+    S.VERIFIED: (S.ASSIGNED, S.REJECTED, S.MERGED, S.REFERRED),
+    S.ASSIGNED: (S.EN_ROUTE, S.ON_SITE, S.VERIFIED, S.REFERRED),
     S.EN_ROUTE: (S.ON_SITE, S.ASSIGNED, S.VERIFIED),
     # on_site → verified is "cannot fix": back to dispatch, e.g. other equipment needed.
     S.ON_SITE: (S.RESOLVED, S.VERIFIED),
     S.RESOLVED: (S.CLOSED, S.REOPENED),
     S.CLOSED: (S.REOPENED,),
-    S.REOPENED: (S.VERIFIED, S.ASSIGNED, S.REJECTED, S.MERGED),
+    S.REOPENED: (S.VERIFIED, S.ASSIGNED, S.REJECTED, S.MERGED, S.REFERRED),
     S.REJECTED: (S.VERIFIED,),
     S.MERGED: (),
+    # Referred to an outside agency (incidents.services.referrals, which needs the agency):
+    # their fix resolves it; the city takes it back (verified) or drops it with a reason.
+    S.REFERRED: (S.RESOLVED, S.CLOSED, S.REJECTED, S.VERIFIED),
 }
 # Moves that must say why: the reporter and the next dispatcher need the reason.
 REASON_REQUIRED = {(S.NEW, S.REJECTED), (S.VERIFIED, S.REJECTED), (S.REOPENED, S.REJECTED),
-                   (S.ON_SITE, S.VERIFIED), (S.RESOLVED, S.REOPENED), (S.CLOSED, S.REOPENED)}
+                   (S.ON_SITE, S.VERIFIED), (S.RESOLVED, S.REOPENED), (S.CLOSED, S.REOPENED),
+                   (S.REFERRED, S.VERIFIED), (S.REFERRED, S.REJECTED), (S.REFERRED, S.CLOSED)}
 
 
 # An incident this urgent, once verified, re-plans the crews on shift that could take it.
@@ -98,11 +102,13 @@ def _after_status_change(incident: Incident, update: IncidentUpdate) -> None:
 
 @transaction.atomic
 def incident_transition(*, incident: Incident, to: str, by=None, note: str = "",
-                        public: bool = True, expected_version: int | None = None) -> Incident:
+                        public: bool = True, expected_version: int | None = None,
+                        agency=None) -> Incident:
     """Move an incident to `to`, recording who, when, from, to and why.
 
     Locks the incident row. Refuses moves not in ALLOWED_TRANSITIONS (InvalidTransition,
-    409), a stale `expected_version` (Conflict), and merges (use incident_merge).
+    409), a stale `expected_version` (Conflict), and merges (use incident_merge). A move to
+    `referred` needs the `agency` (use incidents.services.referrals.incident_refer).
     """
     if to not in S.values:
         raise ValidationFailed({"to": [_("“%(to)s” is not a status.") % {"to": to}]})
@@ -115,6 +121,9 @@ def incident_transition(*, incident: Incident, to: str, by=None, note: str = "",
         raise InvalidTransition(current.status, to, allowed_transitions(current.status))
     if to not in ALLOWED_TRANSITIONS[current.status]:
         raise InvalidTransition(current.status, to, allowed_transitions(current.status))
+    if to == S.REFERRED and agency is None:
+        raise ValidationFailed({"agency": [_("Choose the outside agency to refer the incident "
+                                             "to (the refer action).")]})
     note = (note or "").strip()
     if (current.status, to) in REASON_REQUIRED and not note:
         raise ValidationFailed({"note": [_("Say why: a reason is required to move from "
@@ -127,6 +136,10 @@ def incident_transition(*, incident: Incident, to: str, by=None, note: str = "",
     if to == S.VERIFIED and current.verified_at is None:
         current.verified_at = now
         fields.append("verified_at")
+    if to == S.REFERRED:
+        current.referred_to = agency
+        current.referred_at = now
+        fields += ["referred_to", "referred_at"]
     if to == S.RESOLVED:
         current.resolved_at = now
         fields.append("resolved_at")

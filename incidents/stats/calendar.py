@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from gis.models import ServiceArea
@@ -67,11 +67,22 @@ def business_days_ensure(*, area: ServiceArea) -> WorkCalendar:
     """The area's calendar, laid out far enough ahead (it is extended when today nears
     its end, and laid out the first time)."""
     calendar = calendar_for(area)
+    if _laid_out_far_enough(calendar):
+        return calendar
+    with transaction.atomic():
+        # Two first uses at once: the second waits for the first's layout, then finds it.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('rasad:calendar'), %s::int)",
+                           [calendar.pk])
+        if not _laid_out_far_enough(calendar):
+            business_days_layout(calendar=calendar)
+    return calendar
+
+
+def _laid_out_far_enough(calendar: WorkCalendar) -> bool:
     last = (BusinessDay.objects.filter(calendar=calendar).order_by("-date")
             .values_list("date", flat=True).first())
-    if last is None or last < timezone.localdate() + timedelta(days=30):
-        business_days_layout(calendar=calendar)
-    return calendar
+    return last is not None and last >= timezone.localdate() + timedelta(days=30)
 
 
 def working_seconds_between(calendar: WorkCalendar, start: datetime, end: datetime) -> int:

@@ -42,7 +42,8 @@ REBUILD_CHUNK_DAYS = 31
 rollups_refreshed = Signal()
 _OPEN = "(" + ",".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
 # Status changes the public sees as an answer (the first one is the "first response").
-_RESPONSES = "('verified','assigned','en_route','on_site','resolved','closed','rejected')"
+_RESPONSES = ("('verified','assigned','en_route','on_site','resolved','closed','rejected',"
+              "'referred')")
 
 # One statement for a range of days: every event as a row, grouped into cells.
 DAILY_SQL = f"""

@@ -262,6 +262,11 @@ RASAD_OPEN_DATA_LICENCE_URL = os.environ.get("RASAD_OPEN_DATA_LICENCE_URL",
                                              "https://creativecommons.org/licenses/by/4.0/")
 RASAD_OPEN_DATA_CHUNK_ROWS = int(os.environ.get("RASAD_OPEN_DATA_CHUNK_ROWS", "2000"))
 RASAD_PUBLIC_CACHE_S = float(os.environ.get("RASAD_PUBLIC_CACHE_S", "300"))
+# The public plow map (/public/plows/, /open-data/plowed.geojson): plows are shown where
+# they were this many minutes ago, streets by their passes of the last hours; both are
+# rebuilt into the cache every minute by beat (crews.tasks.plow_map_refresh_task).
+RASAD_PLOW_DELAY_MINUTES = float(os.environ.get("RASAD_PLOW_DELAY_MINUTES", "5"))
+RASAD_PLOW_MAP_HOURS = float(os.environ.get("RASAD_PLOW_MAP_HOURS", "24"))
 
 # The city's country (ISO 3166 code, e.g. EG, IR, PS, AE): phone numbers typed without
 # their country code (a hotline's caller ID, "040 123 4567") are read as numbers there.
@@ -295,6 +300,10 @@ RASAD_WHATSAPP_REPLY_TEMPLATES = env_list(
 # code ("is the problem of report {{1}} fixed?"); its quick replies, if any, say yes and no.
 RASAD_WHATSAPP_SURVEY_TEMPLATES = env_list(
     "RASAD_WHATSAPP_SURVEY_TEMPLATES", "en:rasad_survey,ar:rasad_survey,fa:rasad_survey")
+# ...and for area alerts, digests and notices (and the confirmation of a subscription): one
+# body parameter, the message.
+RASAD_WHATSAPP_ALERT_TEMPLATES = env_list(
+    "RASAD_WHATSAPP_ALERT_TEMPLATES", "en:rasad_area_alert,ar:rasad_area_alert,fa:rasad_area_alert")
 # Telegram Bot API, and Bale, whose bot API has Telegram's shape on another address.
 RASAD_TELEGRAM_BOT_TOKEN = _demo("RASAD_TELEGRAM_BOT_TOKEN", "123456:demo-telegram-token")
 RASAD_TELEGRAM_SECRET_TOKEN = _demo("RASAD_TELEGRAM_SECRET_TOKEN", "demo-telegram-secret")

@@ -164,7 +164,7 @@ def test_list_pages_with_page_size(api_client, category, make_report):
      "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."),
     ({"status": "open,done"},
      "status: Unknown status done; use: open, new, verified, assigned, en_route, on_site, "
-     "resolved, closed, rejected, merged, reopened."),
+     "resolved, closed, rejected, merged, reopened, referred."),
 ])
 def test_list_bad_filter_is_400_with_a_readable_detail(api_client, params, detail):
     response = api_client.get(LIST, params)
@@ -260,7 +260,7 @@ def test_detail_lists_reports_and_allowed_transitions(api_client, incident_with_
     properties = response.json()["properties"]
     assert [r["properties"]["tracking_code"] for r in properties["reports"]] == [
         report.tracking_code]
-    assert properties["allowed_transitions"] == ["assigned", "rejected"]
+    assert properties["allowed_transitions"] == ["assigned", "rejected", "referred"]
 
 
 def test_detail_of_unknown_incident_is_404(api_client):

@@ -252,7 +252,7 @@ def _snapshot() -> list[tuple]:
      "There is no category “graffiti”. The categories are: pothole, streetlight."),
     ({"status": "merged"}, "status",
      "“merged” is not a status you can ask for. Use open, closed or one of: new, verified, "
-     "assigned, en_route, on_site, reopened, resolved, closed, rejected."),
+     "assigned, en_route, on_site, reopened, referred, resolved, closed, rejected."),
 ])
 @pytest.mark.parametrize("url", [CSV_URL, GEOJSON_URL])
 def test_a_bad_filter_is_refused_with_the_reason(api_client, week, url, params, field,

@@ -13,21 +13,24 @@ S = Status
 # The design's state machine, spelled out here so a change to ALLOWED_TRANSITIONS is a
 # deliberate change to this table too. `merged` is reached only through incident_merge.
 LEGAL = {
-    S.NEW: [S.VERIFIED, S.REJECTED],
-    S.VERIFIED: [S.ASSIGNED, S.REJECTED],
-    S.ASSIGNED: [S.EN_ROUTE, S.ON_SITE, S.VERIFIED],
+    S.NEW: [S.VERIFIED, S.REJECTED, S.REFERRED],
+    S.VERIFIED: [S.ASSIGNED, S.REJECTED, S.REFERRED],
+    S.ASSIGNED: [S.EN_ROUTE, S.ON_SITE, S.VERIFIED, S.REFERRED],
     S.EN_ROUTE: [S.ON_SITE, S.ASSIGNED, S.VERIFIED],
     S.ON_SITE: [S.RESOLVED, S.VERIFIED],
     S.RESOLVED: [S.CLOSED, S.REOPENED],
     S.CLOSED: [S.REOPENED],
-    S.REOPENED: [S.VERIFIED, S.ASSIGNED, S.REJECTED],
+    S.REOPENED: [S.VERIFIED, S.ASSIGNED, S.REJECTED, S.REFERRED],
     S.REJECTED: [S.VERIFIED],
     S.MERGED: [],
+    S.REFERRED: [S.RESOLVED, S.CLOSED, S.REJECTED, S.VERIFIED],
 }
-LEGAL_PAIRS = [(a, b) for a, tos in LEGAL.items() for b in tos]
+# Moves to `referred` need the agency: tested through incident_refer (test_referrals.py).
+LEGAL_PAIRS = [(a, b) for a, tos in LEGAL.items() for b in tos if b != S.REFERRED]
 ILLEGAL_PAIRS = [(a, b) for a in S.values for b in S.values if b not in LEGAL[a]]
 REASON_PAIRS = [(S.NEW, S.REJECTED), (S.VERIFIED, S.REJECTED), (S.REOPENED, S.REJECTED),
-                (S.ON_SITE, S.VERIFIED), (S.RESOLVED, S.REOPENED), (S.CLOSED, S.REOPENED)]
+                (S.ON_SITE, S.VERIFIED), (S.RESOLVED, S.REOPENED), (S.CLOSED, S.REOPENED),
+                (S.REFERRED, S.VERIFIED), (S.REFERRED, S.REJECTED), (S.REFERRED, S.CLOSED)]
 
 
 def _pair_id(pair) -> str:

@@ -97,7 +97,7 @@ class EmailProvider(ChannelProvider):
         # RFC 3834 §5: what a program writes says so; an agent's answer is a person's.
         if notification.kind == "dialogue":
             headers["Auto-Submitted"] = "auto-replied"
-        elif notification.kind in ("status", "survey"):
+        elif notification.kind in ("status", "survey", "alert", "digest", "notice", "subscribe"):
             headers["Auto-Submitted"] = "auto-generated"
         if notification.reply_to:
             reference = f"<{notification.reply_to}>"

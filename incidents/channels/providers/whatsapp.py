@@ -191,6 +191,9 @@ class WhatsAppProvider(MetaSignedProvider):
             names, parameters = _templates("RASAD_WHATSAPP_TEMPLATES"), notification.template_params
         elif notification.kind == "agent":
             names, parameters = _templates("RASAD_WHATSAPP_REPLY_TEMPLATES"), [notification.body]
+        elif notification.kind in ("alert", "digest", "notice", "subscribe"):
+            # Area alerts go out whenever something happens, mostly outside the window.
+            names, parameters = _templates("RASAD_WHATSAPP_ALERT_TEMPLATES"), [notification.body]
         elif notification.kind == "survey" and notification.template_params:
             # The survey's question; the citizen answers with its quick replies, or in words.
             names = _templates("RASAD_WHATSAPP_SURVEY_TEMPLATES")

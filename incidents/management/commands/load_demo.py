@@ -30,9 +30,30 @@ class Command(BaseCommand):
         demo_crews_load()
         if options["roads"]:
             self._roads(Path(options["roads"]))
+        before = Report.objects.filter(area=area).count()
+        # Outside agencies; a town-hall meeting of yesterday evening and the needs raised in
+        # it (its reports count in the number asked for).
+        from fixtures.meetings_demo import demo_meeting_load
+        from fixtures.referrals_demo import demo_agencies_load, demo_referral_load
+
+        demo_agencies_load()
+        demo_meeting_load(area=area)
         missing = options["reports"] - Report.objects.filter(area=area).count()
-        added = (reports_generate(area=area, count=missing, days=max(1, options["days"])).reports
-                 if missing > 0 else 0)
+        if missing > 0:
+            reports_generate(area=area, count=missing, days=max(1, options["days"]))
+        # One incident referred to an outside agency.
+        demo_referral_load(area=area)
+        # Area alerts: a subscriber and an active notice in one district.
+        from fixtures.alerts_demo import demo_alerts_load
+
+        demo_alerts_load(area=area)
+        # A storm shift replayed: the plows' GPS traces of the last hours, matched to the
+        # streets they cleared, so the public plow map (/public/plows/) starts shaded.
+        from fixtures.plow_traces import storm_shift_replay
+
+        replayed = storm_shift_replay()
+        if replayed:
+            self.stdout.write(f"Storm shift replayed: {replayed} plow GPS pings.")
         # What reporters answered to the satisfaction survey, for the history's figures.
         surveys_generate(area=area)
         # The figures (rollups) of the history, brought up to date.
@@ -40,7 +61,7 @@ class Command(BaseCommand):
 
         stats_refresh(area=area)
         total = Report.objects.filter(area=area).count()
-        self.stdout.write(f"Demo city {area.slug}: {total} reports ({added} added).")
+        self.stdout.write(f"Demo city {area.slug}: {total} reports ({total - before} added).")
         if settings.RASAD_DEMO:
             for username, password, role in logins:
                 self.stdout.write(f"  {username} / {password} ({role})")

@@ -22,14 +22,15 @@
   const STATUS_COLOURS = {
     new: "#1565c0", verified: "#2e7d32", assigned: "#ef6c00", en_route: "#f9a825",
     on_site: "#6a1b9a", resolved: "#5e35b1", closed: "#78909c", rejected: "#9e9e9e",
-    merged: "#bdbdbd", reopened: "#d81b60" };
+    merged: "#bdbdbd", reopened: "#d81b60", referred: "#00838f" };
   const BREACH = "#c62828";
   const DECLUTTER_MAX = 1500;
   const SELECTED = "#0b5cad";
   const CREW_COLOURS = ["#00897b", "#5e35b1", "#f4511e", "#3949ab", "#7cb342", "#8d6e63",
     "#d81b60", "#00acc1", "#6d4c41", "#c0ca33"];
   // Crew actions, not a dispatcher's buttons.
-  const NOT_FROM_CONSOLE = new Set(["assigned", "en_route", "on_site", "merged"]);
+  // `referred` has its own section: it needs the agency.
+  const NOT_FROM_CONSOLE = new Set(["assigned", "en_route", "on_site", "merged", "referred"]);
   const NEEDS_REASON = new Set(["rejected", "reopened"]);
 
   const categoriesById = new Map((cfg.categories || []).map((c) => [c.id, c]));
@@ -684,6 +685,16 @@
       html += `<button type="button" class="btn secondary small" id="split-button" disabled>${R.esc(gettext("Split the ticked reports into a new incident"))}</button>`;
     }
     html += `</section>`;
+    if (d.status === "referred") {
+      html += `<section class="detail-referral"><h3>${R.esc(gettext("Referred"))}</h3><p id="referral-info" class="muted small">${R.esc(gettext("Loading…"))}</p></section>`;
+    }
+    if (canDispatch && (d.allowed_transitions || []).includes("referred")) {
+      html += `<section class="detail-refer"><h3>${R.esc(gettext("Refer to an outside agency"))}</h3>
+        <div class="row"><select id="refer-agency" aria-label="${R.esc(gettext("Outside agency"))}"><option value="">${R.esc(gettext("Loading agencies…"))}</option></select>
+        <button type="button" class="btn secondary small" id="refer-button">${R.esc(gettext("Refer"))}</button></div>
+        <p class="muted small">${R.esc(gettext("The note above goes to the agency and the reporters."))}</p>
+      </section>`;
+    }
     if (canDispatch) {
       html += `<section class="detail-merge"><h3>${R.esc(gettext("Merge"))}</h3>
         <label for="merge-target">${R.esc(gettext("Merge this incident into"))}</label>
@@ -731,6 +742,46 @@
       $("#unpin-button").addEventListener("click", () => pin(d, null));
     }
     $("#note-button").addEventListener("click", () => noteAdd(d));
+    if ($("#refer-agency")) referAgencies(d);
+    if ($("#referral-info")) referralInfo(d);
+  }
+
+  // Outside agencies (GET /api/v1/agencies/), those that handle this category first.
+  let agencies = null;
+  async function referAgencies(d) {
+    if (!agencies) {
+      const res = await R.api("/api/v1/agencies/");
+      agencies = res.ok ? res.data : [];
+    }
+    const select = $("#refer-agency");
+    if (!select || state.detailId !== d.id) return;
+    const sorted = agencies.slice().sort((a, b) => (b.categories.includes(d.category) - a.categories.includes(d.category)));
+    select.innerHTML = `<option value="">${R.esc(sorted.length ? gettext("Choose an agency") : gettext("No outside agency yet"))}</option>` +
+      sorted.map((a) => `<option value="${R.esc(a.code)}">${R.esc(a.name)}</option>`).join("");
+    $("#refer-button").addEventListener("click", () => refer(d, select.value));
+  }
+
+  async function refer(d, agency) {
+    if (!agency) { toast(gettext("Choose the agency to refer it to."), "bad"); return; }
+    const res = await R.api(`/api/v1/incidents/${d.id}/refer/`, { json: {
+      agency, note: $("#transition-note") ? $("#transition-note").value.trim() : "", version: d.version } });
+    if (!res.ok) { toast(errorText(res), "bad"); return; }
+    toast(interpolate(gettext("#%(id)s referred to %(agency)s"), { id: d.id, agency: res.data.agency_name }));
+    applyIncidentChange({ incident_id: d.id, status: "referred", priority: d.priority, category: d.category,
+      lon: d.lon, lat: d.lat, report_count: d.report_count });
+    detailOpen(d.id);
+    scheduleRefresh();
+  }
+
+  async function referralInfo(d) {
+    const res = await R.api(`/api/v1/referrals/?incident=${d.id}`);
+    const box = $("#referral-info");
+    if (!box || state.detailId !== d.id) return;
+    const r = res.ok && res.data.length ? res.data[0] : null;
+    if (!r) { box.textContent = ""; return; }
+    box.innerHTML = R.esc(interpolate(gettext("With %(agency)s since %(date)s (%(state)s); answer due %(due)s."), {
+      agency: r.agency_name, date: R.fmtDate(r.referred_at), state: r.state_name || r.state, due: r.due_at ? R.fmtDate(r.due_at) : "—" }, true)) +
+      (r.overdue ? ` <span class="badge breach-badge" data-testid="referral-overdue">${R.esc(gettext("Agency's answer overdue"))}</span>` : "");
   }
 
   function transitionLabel(status) {

@@ -56,7 +56,7 @@
 
   const STATUS = { new: "new", verified: "verified", assigned: "assigned", en_route: "en route",
     on_site: "on site", resolved: "resolved", closed: "closed", rejected: "rejected",
-    merged: "merged", reopened: "reopened" };
+    merged: "merged", reopened: "reopened", referred: "referred to another agency" };
   function statusLabel(status) { return t(STATUS[status] || status); }
 
   function cookie(name) {

@@ -396,10 +396,20 @@
           el("button", { type: "button", class: "btn secondary", text: gettext("Try again"), onclick: loadCategories }));
         return;
       }
-      state.categories = res.data;
-      res.data.forEach((cat) => {
-        categoryGrid.append(el("button", { type: "button", class: "category", role: "radio", "aria-checked": "false",
+      // Storm mode (config.storm): the hazard's categories first; paused ones shown, not offered.
+      const storm = config.storm || { categories: [], paused: [] };
+      const first = (cat) => { const i = storm.categories.indexOf(cat.code); return i < 0 ? storm.categories.length : i; };
+      state.categories = res.data.map((cat, i) => [first(cat), i, cat]).sort((a, b) => a[0] - b[0] || a[1] - b[1])
+        .map((entry) => entry[2]).filter((cat) => !storm.paused.includes(cat.code));
+      state.categories.forEach((cat) => {
+        categoryGrid.append(el("button", { type: "button", class: storm.categories.includes(cat.code) ? "category storm-first" : "category",
+          role: "radio", "aria-checked": "false",
           "data-code": cat.code, onclick: () => pickCategory(cat.code) }, [iconImg(cat.icon), el("span", { text: cat.name })]));
+      });
+      res.data.filter((cat) => storm.paused.includes(cat.code)).forEach((cat) => {
+        categoryGrid.append(el("button", { type: "button", class: "category paused", disabled: "disabled", "aria-disabled": "true",
+          "data-code": cat.code, title: storm.paused_message || "" },
+          [iconImg(cat.icon), el("span", { text: cat.name }), el("small", { class: "paused-note", text: gettext("Paused during the storm") })]));
       });
       if (state.category) pickCategory(state.category.code);
     }
@@ -833,7 +843,13 @@
     });
 
     renderPhotos();
-    loadCategories();
+    // A link from another page (the plow map's "report snow here") may name the category
+    // and the place: ?category=<code>&lat=<lat>&lon=<lon>.
+    const wanted = new URLSearchParams(window.location.search);
+    loadCategories().then(() => { if (wanted.get("category")) pickCategory(wanted.get("category")); });
+    const wantedLat = parseFloat(wanted.get("lat"));
+    const wantedLon = parseFloat(wanted.get("lon"));
+    if (isFinite(wantedLat) && isFinite(wantedLon)) setPin(L.latLng(wantedLat, wantedLon), { fly: true });
     outboxView(document.getElementById("outbox"), edit);
   }
 

@@ -15,7 +15,7 @@
   const config = R.config || {};
   const MINE_KEY = "rasad-my-reports";
   const STATUSES = ["new", "verified", "assigned", "en_route", "on_site", "resolved", "closed",
-    "rejected", "merged", "reopened"];
+    "rejected", "merged", "reopened", "referred"];
 
   function safeUrl(url) {
     try {
@@ -112,6 +112,12 @@
       const rejected = document.getElementById("rejected");
       rejected.textContent = data.rejected_reason ? fmt(gettext("Not accepted: %(reason)s"), { reason: data.rejected_reason }) : "";
       rejected.classList.toggle("hidden", !data.rejected_reason);
+      const referral = document.getElementById("referral");
+      if (referral) {
+        referral.textContent = data.referral ? fmt(gettext("%(agency)s is responsible for this problem and has had it since %(date)s."),
+          { agency: data.referral.agency, date: R.fmtDate(data.referral.since) }) : "";
+        referral.classList.toggle("hidden", !data.referral);
+      }
       const address = document.getElementById("address");
       address.textContent = data.address || "";
       address.classList.toggle("hidden", !data.address);
