@@ -150,6 +150,21 @@ def table_print(headers: list[str], rows: list[list]) -> None:
             print("  ".join("-" * width for width in widths))
 
 
+def road_network_ensure(pbf, *, skip_import: bool) -> None:
+    """Say what machine this is and how busy, then import the OpenStreetMap extract into
+    the benchmark database (the network already there is kept with `skip_import`)."""
+    from gis.roads import roads_import
+    from gis.routing import network_loaded
+
+    print(machine_describe())
+    print("load average {:.1f} {:.1f} {:.1f} (1, 5, 15 min)".format(*os.getloadavg()))
+    if not skip_import or not network_loaded():
+        started = time.perf_counter()
+        result = roads_import(path=pbf)
+        print(f"\nimport {pbf}: {result.ways} ways, {result.edges} edges, "
+              f"{result.vertices} vertices in {time.perf_counter() - started:.2f} s")
+
+
 def machine_describe() -> str:
     from django.db import connection
 

@@ -37,7 +37,7 @@ from benchmarks.common import (
     bench_env,
     database_ensure,
     database_use,
-    machine_describe,
+    road_network_ensure,
     table_print,
 )
 
@@ -77,16 +77,8 @@ def main() -> int:
     from fixtures.plow_traces import edges_load, routes_make, trace_make
     from gis.matching import Ping, match
     from gis.models import RoadPass
-    from gis.roads import roads_import
-    from gis.routing import network_loaded
 
-    print(machine_describe())
-    print("load average {:.1f} {:.1f} {:.1f} (1, 5, 15 min)".format(*os.getloadavg()))
-    if not args.skip_import or not network_loaded():
-        started = time.perf_counter()
-        result = roads_import(path=args.pbf)
-        print(f"\nimport {args.pbf}: {result.ways} ways, {result.edges} edges, "
-              f"{result.vertices} vertices in {time.perf_counter() - started:.2f} s")
+    road_network_ensure(args.pbf, skip_import=args.skip_import)
     demo_city_load()
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE rasad_gis_roadpass, rasad_gis_tracewatermark, "

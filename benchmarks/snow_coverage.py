@@ -38,7 +38,7 @@ from benchmarks.common import (
     bench_env,
     database_ensure,
     database_use,
-    machine_describe,
+    road_network_ensure,
     table_print,
 )
 
@@ -191,16 +191,8 @@ def main() -> int:
     database_ensure()
     django_setup()
     from crews.services.snow import snow_plan_create, snow_required_edges
-    from gis.roads import roads_import
-    from gis.routing import network_loaded
 
-    print(machine_describe())
-    print("load average {:.1f} {:.1f} {:.1f} (1, 5, 15 min)".format(*os.getloadavg()))
-    if not args.skip_import or not network_loaded():
-        started = time.perf_counter()
-        result = roads_import(path=args.pbf)
-        print(f"\nimport {args.pbf}: {result.ways} ways, {result.edges} edges, "
-              f"{result.vertices} vertices in {time.perf_counter() - started:.2f} s")
+    road_network_ensure(args.pbf, skip_import=args.skip_import)
 
     district, crews = setup_city(bbox, args.plows, depot, args.spread_depots)
     edges = snow_required_edges(district=district, road_classes=road_classes)
