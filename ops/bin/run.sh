@@ -44,7 +44,10 @@ cat <<TXT
     Open311       http://${HOST}:${PORT}/open311/v2/discovery.json   (demo api_key: demo-open311-key)
     Inbox, desk   http://${HOST}:${PORT}/console/inbox/  http://${HOST}:${PORT}/console/intake/
     Dashboard     http://${HOST}:${PORT}/console/dashboard/   (log in as manager)
-    Public        http://${HOST}:${PORT}/public/  http://${HOST}:${PORT}/open-data/
+    Public        http://${HOST}:${PORT}/public/  http://${HOST}:${PORT}/open-data/  http://${HOST}:${PORT}/public/plows/
+    Meetings      http://${HOST}:${PORT}/console/meetings/   Notices  http://${HOST}:${PORT}/console/notices/
+    Alerts        http://${HOST}:${PORT}/alerts/   (CAP: /alerts/cap.xml while a storm mode is on)
+    Storm mode    .venv/bin/python manage.py storm_demo --hours 2   (--off ends it)
     Channels      http://${HOST}:${PORT}/channels/<whatsapp|telegram|bale|sms|messenger|email>/webhook
                   try: .venv/bin/python manage.py channels_play whatsapp
     Back office   http://${HOST}:${PORT}/admin/
