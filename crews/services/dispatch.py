@@ -508,6 +508,23 @@ def stop_remove(*, stop: RouteStop, by=None, note: str = "") -> RouteStop:
 
 
 @transaction.atomic
+def incident_stops_withdraw(*, incident_id: int) -> int:
+    """An incident no crew goes to any more (referred to an outside agency): its stops not
+    yet started are taken off the published routes, which the crews' phones and the console
+    then reload. Returns the stops taken off."""
+    stops = list(RouteStop.objects.select_for_update(of=("self",))
+                 .filter(incident_id=incident_id, state=RouteStop.State.PENDING,
+                         plan__state=RoutePlan.State.PUBLISHED)
+                 .select_related("plan"))
+    RouteStop.objects.filter(pk__in=[s.pk for s in stops]).update(
+        state=RouteStop.State.REMOVED)
+    for plan in {s.plan_id: s.plan for s in stops}.values():
+        event_publish_on_commit(kind="plan.changed", crew_id=plan.crew_id, plan_id=plan.pk,
+                                version=plan.version)
+    return len(stops)
+
+
+@transaction.atomic
 def plan_reorder(*, plan: RoutePlan, incident_ids: list[int], by=None) -> RoutePlan:
     """A new plan version with the dispatcher's order of the stops not yet done; those
     stops are locked, so a re-plan keeps them at the front. Started stops must stay first.

@@ -87,6 +87,10 @@ def incident_refer(*, incident: Incident, agency: Agency, by=None, note: str = "
     incident = incident_transition(incident=incident, to=Status.REFERRED, by=by, note=note,
                                    public=True, expected_version=expected_version,
                                    agency=agency)
+    # No crew goes to it now: off the routes it was on (crews depends on incidents).
+    from crews.services.dispatch import incident_stops_withdraw
+
+    incident_stops_withdraw(incident_id=incident.pk)
     referral = Referral.objects.create(
         incident=incident, agency=agency, by=by, note=(note or "").strip(),
         method=Referral.Method.OPEN311 if agency.uses_open311 else Referral.Method.EMAIL,
