@@ -9,6 +9,7 @@ import secrets
 from django.contrib import admin, messages
 from django.contrib.gis import admin as gis_admin
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from incidents.models import (
     Agency,
@@ -109,11 +110,14 @@ class IncidentAdmin(ReadOnlyAdmin):
                 continue
             incident_description_publish(incident=incident, publish=publish, by=request.user)
             done += 1
-        messages.info(request, _("%(done)s incidents changed.") % {"done": done})
+        messages.info(request, ngettext("%(done)s incident changed.",
+                                        "%(done)s incidents changed.", done) % {"done": done})
         if refused:
-            messages.warning(request, _("%(refused)s incidents left as they were: they belong "
-                                        "to departments you do not dispatch for.")
-                             % {"refused": refused})
+            messages.warning(request, ngettext(
+                "%(refused)s incident left as it was: it belongs to a department you do not "
+                "dispatch for.",
+                "%(refused)s incidents left as they were: they belong to departments you do "
+                "not dispatch for.", refused) % {"refused": refused})
 
     @admin.action(description=_("Publish the description in the open data"))
     def description_publish(self, request, queryset):

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 
 from incidents.models import Meeting
@@ -26,7 +27,8 @@ def meeting_summary_html(meeting: Meeting, language: str) -> str:
         bodies = [d.name_in(language) for d in meeting.departments.order_by("code")]
         bodies += [a.name_in(language) for a in meeting.agencies.order_by("code")]
         facts = " · ".join(filter(None, [
-            meeting.place, _("%(count)s residents came") % {"count": meeting.attendance},
+            meeting.place, ngettext("%(count)s resident came", "%(count)s residents came",
+                                    meeting.attendance) % {"count": meeting.attendance},
             _("Present: %(bodies)s") % {"bodies": ", ".join(bodies)} if bodies else ""]))
         return render_to_string("incidents/meeting_summary.html", {
             "lang": language, "dir": "rtl" if translation.get_language_bidi() else "ltr",

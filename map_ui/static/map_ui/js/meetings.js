@@ -8,7 +8,7 @@
   "use strict";
   const R = window.Rasad;
   const cfg = R.config;
-  const { gettext, interpolate } = R;
+  const { gettext, interpolate, ngettext } = R;
   const map = R.mapByName(cfg.map);
   const $ = (sel, root) => (root || document).querySelector(sel);
   const el = R.el;
@@ -112,8 +112,8 @@
     $("#mt-detail").classList.remove("hidden");
     $("#mt-heading").textContent = meetingTitle(m);
     const who = [...m.departments, ...m.agencies].map((d) => d.name).join(" · ");
-    $("#mt-facts").textContent = [m.place, interpolate(gettext("%(count)s residents"),
-      { count: R.fmtNumber(m.attendance) }, true), who].filter(Boolean).join(" — ");
+    $("#mt-facts").textContent = [m.place, ngettext("%(count)s resident", "%(count)s residents", m.attendance,
+      { count: R.fmtNumber(m.attendance) }), who].filter(Boolean).join(" — ");
     $("#mt-print").href = `/meetings/${m.token}/`;
     $("#mt-sent").textContent = m.summary_sent_at
       ? interpolate(gettext("Summary sent %(when)s"), { when: R.fmtDate(m.summary_sent_at, { dateStyle: "medium", timeStyle: "short" }) }, true) : "";
@@ -223,7 +223,7 @@
   $("#mt-send").addEventListener("click", async () => {
     const res = await R.api(`${cfg.urls.meetings}${state.current.id}/summary/send/`, { method: "POST" });
     $("#mt-sent").textContent = res.ok
-      ? interpolate(gettext("Summary sent to %(count)s residents."), { count: R.fmtNumber(res.data.queued) }, true)
+      ? ngettext("Summary sent to %(count)s resident.", "Summary sent to %(count)s residents.", res.data.queued, { count: R.fmtNumber(res.data.queued) })
       : R.errorText(res);
   });
 
