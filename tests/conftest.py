@@ -110,6 +110,19 @@ def dispatcher_client(dispatcher):
     return client
 
 
+@pytest.fixture
+def agent():
+    """An intake agent (hotline, service centre, inbox, meetings)."""
+    return user_with_role(Role.INTAKE_AGENT, is_staff=True)
+
+
+@pytest.fixture
+def agent_client(agent):
+    client = APIClient()
+    client.force_authenticate(agent)
+    return client
+
+
 def jpeg_bytes(size=(64, 48), color=(200, 30, 30), exif=None) -> bytes:
     out = io.BytesIO()
     image = Image.new("RGB", size, color)

@@ -30,18 +30,6 @@ API = "/api/v1/meetings/"
 
 
 @pytest.fixture
-def agent():
-    return user_with_role(Role.INTAKE_AGENT, is_staff=True)
-
-
-@pytest.fixture
-def agent_client(agent):
-    client = APIClient()
-    client.force_authenticate(agent)
-    return client
-
-
-@pytest.fixture
 def electricity():
     return Agency.objects.create(code="electricity", name_en="Electricity company",
                                  name_ar="شركة الكهرباء", email="cases@power.example.org")

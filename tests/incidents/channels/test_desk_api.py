@@ -2,26 +2,12 @@
 the phone or at a service centre, confirmed to the caller by SMS."""
 
 import pytest
-from rest_framework.test import APIClient
 
 from incidents.models import Notification, Report
-from ops.roles import Role
-from tests.conftest import CENTRE, offset, user_with_role
+from tests.conftest import CENTRE, offset
 
 pytestmark = pytest.mark.django_db
 CALLER = "+358401234567"
-
-
-@pytest.fixture
-def agent():
-    return user_with_role(Role.INTAKE_AGENT, is_staff=True)
-
-
-@pytest.fixture
-def agent_client(agent):
-    client = APIClient()
-    client.force_authenticate(agent)
-    return client
 
 
 def test_a_returning_caller_is_found_with_their_open_reports(agent_client, channel_city,

@@ -21,18 +21,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def agent():
-    return user_with_role(Role.INTAKE_AGENT, is_staff=True)
-
-
-@pytest.fixture
-def agent_client(agent):
-    client = APIClient()
-    client.force_authenticate(agent)
-    return client
-
-
-@pytest.fixture
 def item(client, channel_city, fake_providers):
     """A citizen who wrote, sent a photo, then asked for a person."""
     media_id = fake_providers.media_put(jpeg_bytes())
