@@ -33,3 +33,12 @@ def user_may_dispatch(user, incident: Incident) -> bool:
         return False
     departments = user_department_ids(user)
     return departments is None or incident.department_id in departments
+
+
+def dispatch_require(request, incident: Incident) -> None:
+    """403 unless the user dispatches for the incident's department."""
+    if not user_may_dispatch(request.user, incident):
+        from rest_framework.exceptions import PermissionDenied
+
+        raise PermissionDenied(_("This incident belongs to a department you do not dispatch "
+                                 "for."))

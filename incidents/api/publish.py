@@ -1,14 +1,12 @@
 """Dispatchers choose whether an incident's description goes into the open data."""
 
 from django.shortcuts import get_object_or_404
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents.api.permissions import IsDispatcher, user_may_dispatch
+from incidents.api.permissions import IsDispatcher, dispatch_require
 from incidents.models import Incident
 from incidents.services.opendata import incident_description_publish
 
@@ -31,9 +29,7 @@ class IncidentPublishApi(APIView):
                    summary="Publish an incident's description in the open data")
     def post(self, request, pk: int):
         incident = get_object_or_404(Incident, pk=pk)
-        if not user_may_dispatch(request.user, incident):
-            raise PermissionDenied(_("This incident belongs to a department you do not "
-                                     "dispatch for."))
+        dispatch_require(request, incident)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         incident = incident_description_publish(

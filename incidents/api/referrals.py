@@ -7,7 +7,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -16,8 +15,8 @@ from rest_framework.views import APIView
 from incidents.api.permissions import (
     IsDispatcher,
     IsStaffMember,
+    dispatch_require,
     user_department_ids,
-    user_may_dispatch,
 )
 from incidents.exceptions import Conflict, NotFound, ValidationFailed
 from incidents.models import Agency, Incident, Referral
@@ -95,9 +94,7 @@ class IncidentReferApi(APIView):
                    summary="Refer an incident to an outside agency")
     def post(self, request, pk: int):
         incident = get_object_or_404(Incident, pk=pk)
-        if not user_may_dispatch(request.user, incident):
-            raise PermissionDenied(_("This incident belongs to a department you do not "
-                                     "dispatch for."))
+        dispatch_require(request, incident)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

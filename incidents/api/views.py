@@ -16,7 +16,11 @@ from rest_framework_gis.pagination import GeoJsonPagination
 from gis.api_fields import BBoxField
 from gis.geo import point_from_lonlat
 from incidents import selectors
-from incidents.api.permissions import IsDispatcher, IsStaffMember, user_may_dispatch
+from incidents.api.permissions import (
+    IsDispatcher,
+    IsStaffMember,
+    dispatch_require,
+)
 from incidents.api.serializers import (
     CategoryOutput,
     IncidentFeatureOutput,
@@ -46,13 +50,6 @@ PUBLIC_CHANNELS = (Channel.WEB, Channel.APP)
 
 def _client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR")
-
-
-def _require_dispatch(request, incident: Incident) -> None:
-    if not user_may_dispatch(request.user, incident):
-        from rest_framework.exceptions import PermissionDenied
-
-        raise PermissionDenied(_("This incident belongs to a department you do not dispatch for."))
 
 
 class CategoryListApi(APIView):
@@ -271,7 +268,7 @@ class IncidentTransitionApi(APIView):
                    summary="Change an incident's status")
     def post(self, request, pk: int):
         incident = get_object_or_404(Incident, pk=pk)
-        _require_dispatch(request, incident)
+        dispatch_require(request, incident)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -311,14 +308,14 @@ class IncidentMergeApi(APIView):
                    summary="Merge this incident into another")
     def post(self, request, pk: int):
         source = get_object_or_404(Incident, pk=pk)
-        _require_dispatch(request, source)
+        dispatch_require(request, source)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         target = Incident.objects.filter(pk=serializer.validated_data["target"]).first()
         if target is None:
             raise ValidationFailed({"target": [_("Incident #%(id)s does not exist.")
                                                % {"id": serializer.validated_data["target"]}]})
-        _require_dispatch(request, target)
+        dispatch_require(request, target)
         target = incident_merge(source=source, target=target, by=request.user,
                                 note=serializer.validated_data.get("note", ""))
         return Response(IncidentFeatureOutput(target).data)
@@ -336,7 +333,7 @@ class IncidentSplitApi(APIView):
                    summary="Split reports off into a new incident")
     def post(self, request, pk: int):
         incident = get_object_or_404(Incident, pk=pk)
-        _require_dispatch(request, incident)
+        dispatch_require(request, incident)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         new = incident_split(incident=incident, report_ids=serializer.validated_data["report_ids"],
